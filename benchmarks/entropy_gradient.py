@@ -1,0 +1,141 @@
+"""Time and peak memory of `entropy_gradient` against one `A @ x` and a naive edge gather.
+
+Random graphs with average degree 10 and d = 64, float32, on the CPU:
+
+    python benchmarks/entropy_gradient.py [--sizes 10000 100000 1000000] [--repeats 5]
+
+Peak memory is measured in a fresh subprocess per (size, method): the kernel's peak resident
+set (VmHWM) is reset once the graph and features are in memory, and read after one call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch_geometric.utils import to_undirected
+
+from eamp.entropy import entropy_gradient, prepare_graph
+
+METHODS = ("entropy_gradient", "A @ x", "edge gather")
+
+
+def naive_gradient(x: torch.Tensor, edge_index: torch.Tensor, t: float) -> torch.Tensor:
+    """The original implementation's shape: every [E, d] difference gathered at once."""
+    src, dst = edge_index
+    n, d = x.shape
+    deg = torch.bincount(dst, minlength=n).to(x.dtype)
+    c = torch.where(deg > 0, (deg * d).clamp_min(1).rsqrt(), torch.zeros_like(deg))
+    diff = x[dst] - x[src]  # [E, d]
+    energy = 0.5 * c * torch.zeros(n, dtype=x.dtype).index_add_(0, dst, diff.pow(2).sum(-1))
+    q = c * torch.exp(-energy / t) * (1 - energy / t)
+    weight = (q[dst] + q[src]).unsqueeze(-1)
+    return torch.zeros_like(x).index_add_(0, dst, weight * diff) / t
+
+
+def make_graph(n: int, degree: int = 10, d: int = 64, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    edge_index = torch.randint(0, n, (2, n * degree // 2), generator=gen)
+    edge_index = to_undirected(edge_index, num_nodes=n)
+    x = torch.randn(n, d, generator=gen)
+    return x, edge_index
+
+
+def methods(n: int) -> tuple[dict, int]:
+    x, edge_index = make_graph(n)
+    graph = prepare_graph(edge_index, n)
+    adj = graph.adjacency(x.dtype, x.device)
+    fns = {
+        "entropy_gradient": lambda: entropy_gradient(x, graph, 1.0),
+        # the fastest CSR product PyTorch has on the CPU, the one entropy_gradient uses
+        "A @ x": lambda: torch.sparse.mm(adj, x, "sum"),
+        "edge gather": lambda: naive_gradient(x, graph.edge_index, 1.0),
+    }
+    return fns, graph.num_edges
+
+
+def time_all(n: int, repeats: int) -> dict:
+    """Median seconds of each method, the methods interleaved round by round so that they
+    share the machine's conditions (timings on a shared VM drift by 2x)."""
+    fns, edges = methods(n)
+    times: dict[str, list[float]] = {m: [] for m in METHODS}
+    for fn in fns.values():
+        fn()  # warm-up: caches the CSR adjacency
+    for _ in range(repeats):
+        for method, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[method].append(time.perf_counter() - start)
+    return {"seconds": {m: statistics.median(t) for m, t in times.items()}, "edges": edges}
+
+
+def peak_memory(n: int, method: str) -> float:
+    """MB the resident set grows by during one call, graph and features already loaded."""
+    fns, _ = methods(n)
+    fn = fns[method]
+    base = _reset_peak_rss()
+    fn()
+    return (_peak_rss() - base) / 2**20
+
+
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak_rss() -> int:
+    """Resets the peak resident set to the current one (Linux) and returns it."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return _status_bytes("VmRSS")
+
+
+def _peak_rss() -> int:
+    return _status_bytes("VmHWM")
+
+
+def child(*args: str) -> dict | float:
+    out = subprocess.run([sys.executable, __file__, "--child", *args],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, n, *rest = args.child
+        result = time_all(int(n), int(rest[0])) if kind == "time" else peak_memory(int(n), rest[0])
+        print(json.dumps(result))
+        return
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float32, d=64, "
+          f"average degree 10; median of {args.repeats} interleaved rounds; peak = growth of "
+          f"the resident set during one call")
+    header = f"{'nodes':>9} {'edges':>10} | " + " | ".join(f"{m:>24}" for m in METHODS)
+    print(header + " | grad/Ax | gather/grad")
+    print("-" * (len(header) + 24))
+    for n in args.sizes:
+        timed = child("time", str(n), str(args.repeats))
+        secs = timed["seconds"]
+        peaks = {m: child("memory", str(n), m) for m in METHODS}
+        cells = [f"{secs[m] * 1e3:9.1f} ms {peaks[m]:8.0f} MB" for m in METHODS]
+        ratio_ax = secs["entropy_gradient"] / secs["A @ x"]
+        ratio_naive = secs["edge gather"] / secs["entropy_gradient"]
+        print(f"{n:>9} {timed['edges']:>10} | " + " | ".join(f"{c:>24}" for c in cells)
+              + f" | {ratio_ax:7.2f} | {ratio_naive:11.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""The ``eamp`` command: parses arguments into the config objects the Python API takes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A bad argument: one line on stderr, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # one line, no usage block: the spec's "a one-line error, exit code 2"
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+# (flag, model option, type, help) for the model-specific options that have their own flag.
+MODEL_FLAGS: list[tuple[str, str, type, str]] = [
+    ("--entropy-weight", "entropy_weight", float, "entropic models: lambda >= 0"),
+    ("--temperature", "temperature", float, "entropic models: T > 0"),
+    ("--gradient-at", "gradient_at", str, "entropic models: 'input' (eq. 5) or 'output'"),
+    ("--schedule", "schedule", str, "entropic models: 'constant' or 'adaptive'"),
+    ("--schedule-gain", "schedule_gain", float, "entropic models: gamma of the adaptive schedule"),
+    ("--p", "p", float, "g2: exponent of the gate"),
+    ("--alpha", "alpha", float, "gcnii: initial-residual strength"),
+    ("--theta", "theta", float, "gcnii: identity-mapping strength"),
+    ("--pairnorm-mode", "mode", str, "pairnorm_gcn: PN, PN-SI or PN-SCS"),
+    ("--pairnorm-scale", "scale", float, "pairnorm_gcn: PairNorm's s"),
+]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def _option(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip().replace("-", "_"), value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
+    """The model and data options shared by ``train`` and ``tune``."""
+    from eamp.data import dataset_names
+    from eamp.models import model_names
+
+    parser.add_argument("--model", required=True, metavar="NAME",
+                        help=f"one of {', '.join(model_names())}")
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help=f"one of {', '.join(dataset_names())}")
+    parser.add_argument("--depth", type=_positive_int, required=True,
+                        help="message-passing layers (linear encoders/decoders not counted)")
+    parser.add_argument("--hidden", type=_positive_int, default=256, help="width (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--split", default="public", choices=["public", "geom-gcn"],
+                        help="Planetoid split (default public)")
+    parser.add_argument("--split-index", default="0",
+                        help="which fixed split to train on, or 'all' (default 0)")
+    parser.add_argument("--data-dir", help="data root (default $EAMP_DATA_DIR, else the cache)")
+    parser.add_argument("--normalize-features", action="store_true",
+                        help="row-normalise the features")
+    parser.add_argument("--epochs", type=_positive_int, help="at most this many epochs")
+    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience")
+    if not searched:
+        parser.add_argument("--lr", type=_positive_float, help="learning rate")
+        parser.add_argument("--weight-decay", type=_non_negative_float, help="weight decay")
+        parser.add_argument("--dropout", type=_non_negative_float, help="dropout rate")
+        parser.add_argument("--no-detach", action="store_true",
+                            help="entropic models: back-propagate through the entropy step")
+        for flag, _, kind, text in MODEL_FLAGS:
+            parser.add_argument(flag, type=kind, help=text)
+    parser.add_argument("--option", type=_option, action="append", default=[],
+                        metavar="KEY=VALUE", help="any other model option (repeatable)")
+
+
+def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
+    """A :class:`~eamp.train.TrainConfig` from parsed arguments over ``base`` settings
+    (e.g. a tuned ``best.json``); flags given on the command line win."""
+    from eamp.models import get_model_spec
+    from eamp.train import TrainConfig
+
+    settings = dict(base or {})
+    options = dict(settings.pop("model_options", {}))
+    spec = get_model_spec(args.model)
+    for flag, name, _, _ in MODEL_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            options[name] = value
+    if getattr(args, "no_detach", False):
+        options["detach"] = False
+    options.update(dict(args.option))
+    allowed = spec.options()
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise UsageError(f"{args.model} does not take {', '.join(unknown)}; its options are "
+                         f"{', '.join(allowed) or 'none'}")
+    split_index: int | str = args.split_index
+    if split_index != "all":
+        try:
+            split_index = int(split_index)
+        except ValueError:
+            raise UsageError(f"--split-index: expected an integer or 'all', "
+                             f"got {args.split_index!r}") from None
+    for key in ("lr", "weight_decay", "dropout", "epochs", "patience"):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    fields = set(TrainConfig.__dataclass_fields__)
+    settings = {k: v for k, v in settings.items() if k in fields}
+    settings.update(model=args.model, dataset=args.dataset.lower(), depth=args.depth,
+                    hidden=args.hidden, seed=args.seed, split=args.split,
+                    split_index=split_index, data_dir=args.data_dir,
+                    normalize_features=args.normalize_features or
+                    settings.get("normalize_features", False),
+                    model_options=options)
+    return TrainConfig(**settings)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from eamp.train import train
+
+    base = None
+    if args.config:
+        base = _read_config(args.config)
+    config = config_from_args(args, base)
+    config.resolved()  # bad values fail here, before any data is loaded
+    result = train(config)
+    out = Path(args.out)
+    result.to_json(out / "result.json")
+    print(f"{config.model} on {config.dataset}, depth {config.depth}: best val "
+          f"{result.best_val_acc:.4f}, test {result.test_acc:.4f}, "
+          f"{result.epoch_time_s * 1e3:.1f} ms/epoch -> {out / 'result.json'}")
+    return 0
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"--config: cannot read {path}: {error}") from None
+    return payload.get("config", payload)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from eamp.data import DATASETS, SYNTHETIC, data_root, load_dataset
+
+    root = data_root(args.data_dir)
+    print(f"data root: {root}")
+    print(f"{'name':<20} {'nodes':>8} {'edges':>9} {'classes':>7} {'splits':>6}  raw files")
+    for name in [*DATASETS, *SYNTHETIC]:
+        present = name in SYNTHETIC or not DATASETS[name].missing_files(root)
+        status = "synthetic" if name in SYNTHETIC else ("present" if present else "missing")
+        if present:
+            data = load_dataset(name, root)
+            splits = 1 if data.train_mask.dim() == 1 else data.train_mask.size(1)
+            print(f"{name:<20} {data.num_nodes:>8} {data.num_edges // 2:>9} "
+                  f"{int(data.y.max()) + 1:>7} {splits:>6}  {status}")
+        else:
+            print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {'-':>6}  {status} "
+                  f"({DATASETS[name].raw_dir(root, 'public')})")
+    print("edges are undirected pairs, self-loops removed")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from eamp.data import grid_graph
+    from eamp.entropy import (
+        boltzmann_entropy,
+        entropy_gradient,
+        prepare_graph,
+        total_dirichlet_energy,
+    )
+
+    data = grid_graph(channels=args.channels, seed=args.seed)
+    graph = prepare_graph(data.edge_index, data.num_nodes)
+    x = data.x.double() * args.scale
+    print(f"10x10 grid, {graph.num_edges // 2} edges, features U[0,1] x {args.scale} "
+          f"(d={args.channels}), T={args.temperature}, step {args.step}")
+    print(f"{'step':>5} {'energy E':>12} {'entropy S':>12}")
+    for step in range(args.steps + 1):
+        energy = float(total_dirichlet_energy(x, graph))
+        entropy = float(boltzmann_entropy(x, graph, args.temperature))
+        if step in (0, args.steps) or step % max(1, args.steps // 5) == 0:
+            print(f"{step:>5} {energy:>12.6f} {entropy:>12.6f}")
+        x = x + args.step * args.temperature * entropy_gradient(x, graph, args.temperature)
+    assert torch.isfinite(x).all()
+    return 0
+
+
+def cmd_oversmoothing(args: argparse.Namespace) -> int:
+    from eamp.experiments.oversmoothing import OversmoothingConfig, run_oversmoothing
+
+    config = OversmoothingConfig(models=tuple(args.models), layers=args.layers,
+                                 width=args.width, seeds=args.seeds,
+                                 normalize=args.energy == "paper")
+    paths = run_oversmoothing(config, Path(args.out))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from eamp.experiments.reproduce import ReproduceConfig, reproduce
+
+    config = ReproduceConfig(quick=args.quick, seeds=args.seeds, workers=args.workers,
+                             protocol=args.protocol, force=args.force,
+                             data_dir=args.data_dir, tuned=args.tuned)
+    report = reproduce(config, Path(args.out))
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from eamp.tune import TuneConfig, tune
+
+    base = config_from_args(args)
+    config = TuneConfig(base=base, trials=args.trials, storage=args.storage, study=args.study,
+                        workers=args.workers, seeds=args.seeds)
+    best = tune(config, Path(args.out))
+    print(f"best: {best}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eamp.models import model_names
+
+    parser = Parser(prog="eamp", description="Entropy-Aware Message Passing: train, measure "
+                    "and reproduce (Nazari et al., 2023).")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train one model, write DIR/result.json",
+                       description="Full-batch node classification; writes DIR/result.json.")
+    add_model_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of result.json")
+    p.add_argument("--config", metavar="JSON", help="settings from a result.json or best.json "
+                   "(command-line flags win)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("datasets", help="list datasets and whether their raw files are here")
+    p.add_argument("--data-dir", help="data root")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("demo", help="entropy ascent on the 10x10 grid: energy and entropy")
+    p.add_argument("--steps", type=_positive_int, default=20)
+    p.add_argument("--temperature", type=_positive_float, default=1.0)
+    p.add_argument("--step", type=_positive_float, default=0.5, help="lambda of each step")
+    p.add_argument("--scale", type=_positive_float, default=0.1,
+                   help="feature scale (small: a smoothed start)")
+    p.add_argument("--channels", type=_positive_int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("oversmoothing", help="Figure 2: energy of untrained deep models "
+                       "on the grid")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--models", nargs="+", default=["gcn", "entropic_gcn", "pairnorm_gcn",
+                                                   "g2", "gcnii"], choices=model_names())
+    p.add_argument("--layers", type=_positive_int, default=1000)
+    p.add_argument("--width", type=_positive_int, default=64)
+    p.add_argument("--seeds", type=_positive_int, default=5)
+    p.add_argument("--energy", choices=["paper", "survey"], default="paper",
+                   help="paper: mean of C_i-normalised node energies; survey: Rusch et al.'s "
+                   "un-normalised sum over edges / n")
+    p.set_defaults(func=cmd_oversmoothing)
+
+    p = sub.add_parser("reproduce", help="the paper's Figure 2, Table 1 and Figure 3, "
+                       "and a report")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
+    p.add_argument("--seeds", type=_positive_int, help="seeds of the standard protocol")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--protocol", choices=["paper", "standard", "both"], default="both")
+    p.add_argument("--force", action="store_true", help="redo finished runs")
+    p.add_argument("--data-dir", help="data root")
+    p.add_argument("--tuned", metavar="DIR", help="use the best.json of 'eamp tune' runs")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("tune", help="Optuna search over a model's hyper-parameters")
+    add_model_arguments(p, searched=True)
+    p.add_argument("--trials", type=_positive_int, required=True,
+                   help="finished trials to add in this run, shared by the workers")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--storage", help="Optuna storage URL or journal file (default: "
+                   "sqlite in DIR)")
+    p.add_argument("--study", help="study name (default: from model, dataset, depth)")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--seeds", type=_positive_int, default=1,
+                   help="seeds averaged per trial")
+    p.set_defaults(func=cmd_tune)
+    return parser
+
+
+def _version() -> str:
+    from eamp import __version__
+
+    return f"eamp {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from eamp.data import DatasetUnavailable
+
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except (UsageError, ValueError, DatasetUnavailable) as error:
+        print(f"eamp: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("eamp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

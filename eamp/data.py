@@ -1,0 +1,360 @@
+"""Datasets: PyG's classes under one root, the paper's grid and a CSBM, all as undirected,
+self-loop-free :class:`~torch_geometric.data.Data` objects with boolean split masks.
+
+Masks are ``[n]`` for one split and ``[n, S]`` for datasets with ``S`` fixed splits
+(geom-gcn splits of Planetoid, WebKB, Actor, the heterophilous sets); :func:`split_masks`
+picks one column.
+
+The data root is, in order: the ``root`` argument (``--data-dir``), the ``EAMP_DATA_DIR``
+environment variable, then ``$XDG_CACHE_HOME/eamp/data`` (``~/.cache/eamp/data``). With
+internet, PyG downloads missing raw files there as usual; without it, :class:`DatasetUnavailable`
+says which files to put where.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data, InMemoryDataset, download_url
+from torch_geometric.datasets import Actor, HeterophilousGraphDataset, Planetoid, WebKB
+from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
+
+__all__ = [
+    "DATASETS", "DatasetInfo", "DatasetUnavailable", "FilteredHeterophilous", "csbm_graph",
+    "data_root", "dataset_names", "grid_graph", "load_dataset", "num_splits", "split_masks",
+]
+
+SPLITS = ("public", "geom-gcn")
+
+
+class DatasetUnavailable(RuntimeError):
+    """The raw files are neither on disk nor downloadable."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    summary: str
+    raw_dir: Callable[[Path, str], Path]  # (root, split) -> folder of the raw files
+    raw_files: Callable[[str], list[str]]  # split -> file names
+    loader: Callable[[Path, str], Data]  # (root, split) -> raw PyG data
+
+    def missing_files(self, root: Path, split: str = "public") -> list[Path]:
+        folder = self.raw_dir(root, split)
+        return [folder / f for f in self.raw_files(split) if not (folder / f).exists()]
+
+
+# ------------------------------------------------------------------------- PyG datasets
+
+_PLANETOID_SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+_GEOM_NAMES = {"cora": "cora", "citeseer": "citeseer"}
+
+
+def _planetoid_files(name: str) -> Callable[[str], list[str]]:
+    def files(split: str) -> list[str]:
+        names = [f"ind.{name}.{s}" for s in _PLANETOID_SUFFIXES]
+        if split == "geom-gcn":
+            names += [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)]
+        return names
+    return files
+
+
+def _planetoid(pyg_name: str) -> Callable[[Path, str], Data]:
+    def load(root: Path, split: str) -> Data:
+        return Planetoid(str(root), pyg_name, split=split)[0]
+    return load
+
+
+def _planetoid_dir(pyg_name: str) -> Callable[[Path, str], Path]:
+    def raw_dir(root: Path, split: str) -> Path:
+        base = root / pyg_name
+        return base / "geom-gcn" / "raw" if split == "geom-gcn" else base / "raw"
+    return raw_dir
+
+
+def _webkb(name: str) -> DatasetInfo:
+    return DatasetInfo(
+        name, f"WebKB {name} (heterophilous web pages, 10 geom-gcn splits)",
+        lambda root, split: root / name / "raw",
+        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
+        + [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)],
+        lambda root, split: WebKB(str(root), name)[0],
+    )
+
+
+def _heterophilous(name: str) -> DatasetInfo:
+    return DatasetInfo(
+        name, f"{name} (Platonov et al. 2023, 10 splits)",
+        lambda root, split: root / name / "raw",
+        lambda split: [f"{name}.npz"],
+        lambda root, split: HeterophilousGraphDataset(str(root), name)[0],
+    )
+
+
+class FilteredHeterophilous(InMemoryDataset):
+    r"""``chameleon_filtered`` and ``squirrel_filtered`` from `"A critical look at the
+    evaluation of GNNs under heterophily" <https://arxiv.org/abs/2302.11640>`_: the same
+    ``.npz`` layout as :class:`~torch_geometric.datasets.HeterophilousGraphDataset`, which
+    PyG does not list these two under.
+
+    Args:
+        root (str): folder holding ``<name>/raw/<name>.npz``.
+        name (str): ``"chameleon_filtered"`` or ``"squirrel_filtered"``.
+    """
+
+    url = "https://github.com/yandex-research/heterophilous-graphs/raw/main/data"
+    names = ("chameleon_filtered", "squirrel_filtered")
+
+    def __init__(self, root: str, name: str) -> None:
+        if name not in self.names:
+            raise ValueError(f"name: expected one of {self.names}, got {name!r}")
+        self.name = name
+        super().__init__(root)
+        self.load(self.processed_paths[0])
+
+    @property
+    def raw_dir(self) -> str:
+        return os.path.join(self.root, self.name, "raw")
+
+    @property
+    def processed_dir(self) -> str:
+        return os.path.join(self.root, self.name, "processed")
+
+    @property
+    def raw_file_names(self) -> str:
+        return f"{self.name}.npz"
+
+    @property
+    def processed_file_names(self) -> str:
+        return "data.pt"
+
+    def download(self) -> None:
+        download_url(f"{self.url}/{self.name}.npz", self.raw_dir)
+
+    def process(self) -> None:
+        raw = np.load(self.raw_paths[0])
+        edge_index = torch.from_numpy(raw["edges"]).t().contiguous().long()
+        data = Data(
+            x=torch.from_numpy(raw["node_features"]).float(),
+            y=torch.from_numpy(raw["node_labels"]).long(),
+            edge_index=to_undirected(edge_index, num_nodes=len(raw["node_labels"])),
+            train_mask=torch.from_numpy(raw["train_masks"]).t().contiguous().bool(),
+            val_mask=torch.from_numpy(raw["val_masks"]).t().contiguous().bool(),
+            test_mask=torch.from_numpy(raw["test_masks"]).t().contiguous().bool(),
+        )
+        self.save([data], self.processed_paths[0])
+
+
+def _filtered(name: str) -> DatasetInfo:
+    return DatasetInfo(
+        name, f"{name} (Platonov et al. 2023, duplicates removed, 10 splits)",
+        lambda root, split: root / name / "raw",
+        lambda split: [f"{name}.npz"],
+        lambda root, split: FilteredHeterophilous(str(root), name)[0],
+    )
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "cora": DatasetInfo("cora", "Cora citations (Planetoid)", _planetoid_dir("Cora"),
+                        _planetoid_files("cora"), _planetoid("Cora")),
+    "citeseer": DatasetInfo("citeseer", "CiteSeer citations (Planetoid)",
+                            _planetoid_dir("CiteSeer"), _planetoid_files("citeseer"),
+                            _planetoid("CiteSeer")),
+    **{n: _webkb(n) for n in ("texas", "cornell", "wisconsin")},
+    "actor": DatasetInfo(
+        "actor", "Actor co-occurrence (film, 10 geom-gcn splits)",
+        lambda root, split: root / "Actor" / "raw",
+        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
+        + [f"film_split_0.6_0.2_{i}.npz" for i in range(10)],
+        lambda root, split: Actor(str(root / "Actor"))[0],
+    ),
+    **{n: _heterophilous(n) for n in ("minesweeper", "tolokers")},
+    **{n: _filtered(n) for n in FilteredHeterophilous.names},
+}
+SYNTHETIC = ("grid", "csbm")
+
+
+def dataset_names() -> list[str]:
+    return [*DATASETS, *SYNTHETIC]
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get("EAMP_DATA_DIR"):
+        return Path(os.environ["EAMP_DATA_DIR"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "eamp" / "data"
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    *,
+    split: str = "public",
+    normalize_features: bool = False,
+    seed: int = 0,
+) -> Data:
+    """Loads ``name`` as an undirected graph without self-loops.
+
+    Args:
+        name (str): one of :func:`dataset_names` (case-insensitive).
+        root (path, optional): the data root (see the module's docs).
+        split (str): ``"public"`` or ``"geom-gcn"`` (Cora and CiteSeer only; the ten 60/20/20
+            splits). Other datasets come with their own splits. (default: ``"public"``)
+        normalize_features (bool): scale each feature row to sum 1. (default: ``False``)
+        seed (int): seed of the synthetic graphs. (default: ``0``)
+
+    Returns:
+        Data with ``x``, ``y``, ``edge_index``, ``train_mask``, ``val_mask``, ``test_mask``
+        and ``name``.
+    """
+    key = name.lower()
+    if split not in SPLITS:
+        raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    if key == "grid":
+        data = grid_graph(seed=seed)
+    elif key == "csbm":
+        data = csbm_graph(seed=seed)
+    elif key in DATASETS:
+        if split == "geom-gcn" and key not in _GEOM_NAMES:
+            raise ValueError(
+                f"split: 'geom-gcn' applies to cora and citeseer; {key} has its own splits"
+            )
+        data = _load_pyg(DATASETS[key], data_root(root), split)
+    else:
+        raise ValueError(f"dataset: unknown name {name!r}; choose one of "
+                         f"{', '.join(dataset_names())}")
+    data = clean_graph(data)
+    if normalize_features:
+        data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    data.name = key
+    return data
+
+
+def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
+    missing = info.missing_files(root, split)
+    try:
+        return info.loader(root, split)
+    except Exception as error:  # PyG raises many kinds when a download fails
+        if not missing:
+            raise
+        folder = info.raw_dir(root, split)
+        raise DatasetUnavailable(
+            f"dataset {info.name}: the raw files are missing and could not be downloaded "
+            f"({type(error).__name__}: {error}). Put {', '.join(p.name for p in missing[:4])}"
+            f"{' ...' if len(missing) > 4 else ''} ({len(missing)} files) into {folder}, "
+            f"or point --data-dir / EAMP_DATA_DIR at a folder laid out as PyG's {info.name} "
+            "dataset expects."
+        ) from error
+
+
+def clean_graph(data: Data) -> Data:
+    """Makes ``edge_index`` undirected, without self-loops or duplicates (the entropy's
+    theorem assumes an undirected graph)."""
+    edge_index, _ = remove_self_loops(data.edge_index)
+    data.edge_index = coalesce(to_undirected(edge_index, num_nodes=data.num_nodes),
+                               num_nodes=data.num_nodes)
+    return data
+
+
+def num_splits(data: Data) -> int:
+    """How many fixed splits ``data`` carries (1 for a single split)."""
+    return 1 if data.train_mask.dim() == 1 else int(data.train_mask.size(1))
+
+
+def split_masks(data: Data, index: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """The train, validation and test masks of split ``index``."""
+    count = num_splits(data)
+    if not 0 <= index < count:
+        raise ValueError(f"split: {data.get('name', 'this dataset')} has {count} split(s) "
+                         f"(0..{count - 1}), got {index}")
+    masks = (data.train_mask, data.val_mask, data.test_mask)
+    return tuple(m if m.dim() == 1 else m[:, index] for m in masks)  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------- synthetic
+
+
+def grid_graph(height: int = 10, width: int = 10, channels: int = 64, seed: int = 0) -> Data:
+    """The 2-D grid of Rusch et al.'s oversmoothing survey: ``height x width`` nodes joined to
+    their 4 neighbours, features drawn uniformly from [0, 1].
+
+    Args:
+        height (int): rows. (default: ``10``)
+        width (int): columns. (default: ``10``)
+        channels (int): feature width. (default: ``64``)
+        seed (int): feature seed. (default: ``0``)
+    """
+    for arg, value in (("height", height), ("width", width), ("channels", channels)):
+        if value < 1:
+            raise ValueError(f"{arg}: expected an integer >= 1, got {value}")
+    index = torch.arange(height * width).view(height, width)
+    right = torch.stack([index[:, :-1].reshape(-1), index[:, 1:].reshape(-1)])
+    down = torch.stack([index[:-1, :].reshape(-1), index[1:, :].reshape(-1)])
+    edge_index = to_undirected(torch.cat([right, down], dim=1), num_nodes=height * width)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(height * width, channels, generator=gen)
+    n = height * width
+    mask = torch.ones(n, dtype=torch.bool)
+    return Data(x=x, edge_index=edge_index, y=torch.zeros(n, dtype=torch.long),
+                train_mask=mask, val_mask=mask.clone(), test_mask=mask.clone())
+
+
+def csbm_graph(
+    num_nodes: int = 1000,
+    num_classes: int = 3,
+    homophily: float = 0.8,
+    avg_degree: float = 10.0,
+    channels: int = 32,
+    signal: float = 1.0,
+    seed: int = 0,
+) -> Data:
+    r"""A contextual stochastic block model: class-balanced nodes, Gaussian features around
+    a random class mean (:math:`\mathbf{x}_i = \text{signal}\cdot\mu_{y_i} + \varepsilon`),
+    and edges whose expected share within a class is ``homophily``. Random 60/20/20 split.
+
+    Args:
+        num_nodes (int): :math:`n`. (default: ``1000``)
+        num_classes (int): classes. (default: ``3``)
+        homophily (float): expected fraction of intra-class edges, in [0, 1]. (default: ``0.8``)
+        avg_degree (float): expected degree. (default: ``10``)
+        channels (int): feature width. (default: ``32``)
+        signal (float): distance of class means in units of the noise. (default: ``1.0``)
+        seed (int): seed of everything random. (default: ``0``)
+    """
+    if not 0 <= homophily <= 1:
+        raise ValueError(f"homophily: expected a number in [0, 1], got {homophily}")
+    if num_classes < 2 or num_nodes < 2 * num_classes:
+        raise ValueError(f"num_classes: expected 2 <= num_classes <= num_nodes / 2, got "
+                         f"{num_classes} classes for {num_nodes} nodes")
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(num_nodes) % num_classes
+    y = y[torch.randperm(num_nodes, generator=gen)]
+    means = torch.randn(num_classes, channels, generator=gen)
+    x = signal * means[y] + torch.randn(num_nodes, channels, generator=gen)
+    members = [torch.nonzero(y == c).view(-1) for c in range(num_classes)]
+    num_edges = int(num_nodes * avg_degree / 2)
+    src = torch.randint(0, num_nodes, (num_edges,), generator=gen)
+    same = torch.rand(num_edges, generator=gen) < homophily
+    offset = torch.randint(1, num_classes, (num_edges,), generator=gen)
+    target_class = torch.where(same, y[src], (y[src] + offset) % num_classes)
+    dst = torch.empty_like(src)
+    for c, nodes in enumerate(members):
+        pick = target_class == c
+        dst[pick] = nodes[torch.randint(0, len(nodes), (int(pick.sum()),), generator=gen)]
+    perm = torch.randperm(num_nodes, generator=gen)
+    n_train, n_val = int(0.6 * num_nodes), int(0.2 * num_nodes)
+    masks = [torch.zeros(num_nodes, dtype=torch.bool) for _ in range(3)]
+    masks[0][perm[:n_train]] = True
+    masks[1][perm[n_train:n_train + n_val]] = True
+    masks[2][perm[n_train + n_val:]] = True
+    return Data(x=x, y=y, edge_index=torch.stack([src, dst]), train_mask=masks[0],
+                val_mask=masks[1], test_mask=masks[2])

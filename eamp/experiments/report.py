@@ -1,0 +1,124 @@
+"""Tidy rows to CSV, PNG and Markdown. Nothing here trains: a figure can be redrawn from
+its CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["write_csv", "read_csv", "plot_oversmoothing", "plot_layer_energy",
+           "markdown_table"]
+
+COLORS = {"gcn": "#d62728", "entropic_gcn": "#1f77b4", "pairnorm_gcn": "#2ca02c",
+          "g2": "#9467bd", "gcnii": "#ff7f0e"}
+LABELS = {"gcn": "GCN", "entropic_gcn": "entropic GCN", "pairnorm_gcn": "PairNorm GCN",
+          "g2": "G2", "gcnii": "GCNII"}
+
+
+def write_csv(path: Path, rows: Iterable[dict], columns: Sequence[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    tmp.replace(path)
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _pyplot():  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _floor(values: np.ndarray) -> np.ndarray:
+    # a log axis cannot show 0: exact zeros are drawn at the smallest positive double
+    return np.maximum(values, np.finfo(np.float64).tiny)
+
+
+def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) -> Path:
+    """Log energy against layer: per model the median over seeds and a min-max band."""
+    plt = _pyplot()
+    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_model[row["model"]][int(row["layer"])].append(float(row["energy"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model, layers in by_model.items():
+        xs = np.array(sorted(layers))
+        values = [np.array(layers[x]) for x in xs]
+        median = _floor(np.array([np.median(v) for v in values]))
+        low = _floor(np.array([v.min() for v in values]))
+        high = _floor(np.array([v.max() for v in values]))
+        color = COLORS.get(model)
+        ax.plot(xs, median, label=LABELS.get(model, model), color=color, lw=1.6)
+        ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("Dirichlet energy E" + ("" if normalize else " (un-normalised)"))
+    seeds = len({row["seed"] for row in rows})
+    ax.set_title(f"Untrained models on the 10x10 grid: energy by layer "
+                 f"(median and min-max over {seeds} seed{'s' * (seeds != 1)})")
+    ax.title.set_fontsize(10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
+    """Energy of each layer's output of trained models, one line per model."""
+    plt = _pyplot()
+    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        by_model[row["model"]][int(row["layer"])].append(float(row["energy"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model, layers in by_model.items():
+        xs = np.array(sorted(layers))
+        ys = _floor(np.array([np.mean(layers[x]) for x in xs]))
+        ax.plot(xs, ys, marker=".", ms=3, label=LABELS.get(model, model),
+                color=COLORS.get(model), lw=1.4)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (0 = input features)")
+    ax.set_ylabel("Dirichlet energy E")
+    ax.set_title(title)
+    ax.title.set_fontsize(10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.3f}"
+    return "" if value is None else str(value)
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str],
+                   headers: Sequence[str] | None = None) -> str:
+    headers = list(headers or columns)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""``eamp reproduce``: the paper's Figure 2, Table 1 and Figure 3, resumably, and a report.
+
+Every training run is stored as its own ``result.json`` under ``DIR/runs/<protocol>/<dataset>/
+<model>/depth<L>/seed<s>/``; a rerun skips the runs already there (``force`` redoes them),
+so an interrupted reproduction loses at most the runs in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from eamp.data import DatasetUnavailable, load_dataset
+from eamp.experiments.depth import (
+    PAPER_DEPTHS,
+    TABLE1_COLUMNS,
+    RunSpec,
+    layer_energy_rows,
+    plan_runs,
+    table1_rows,
+)
+from eamp.experiments.oversmoothing import ENERGY_COLUMNS, OversmoothingConfig, oversmoothing_rows
+from eamp.experiments.report import plot_layer_energy, plot_oversmoothing, write_csv
+from eamp.train import read_result, train, versions
+
+__all__ = ["ReproduceConfig", "reproduce", "Plan"]
+
+MODELS = ("gcn", "entropic_gcn", "g2", "pairnorm_gcn", "gcnii")
+DATASETS = ("cora", "citeseer")
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Args:
+        quick (bool): depths 4 and 16, width 64, one seed, at most 30 epochs, a 200-layer
+            grid with 2 seeds; Figure 3 from the depth-16 models. (default: ``False``)
+        seeds (int, optional): seeds of the standard protocol. (default: 10, quick 1)
+        workers (int): training processes in parallel. (default: ``1``)
+        protocol (str): ``"paper"``, ``"standard"`` or ``"both"``. (default: ``"both"``)
+        force (bool): redo finished runs. (default: ``False``)
+        data_dir (str, optional): the data root.
+        tuned (str, optional): a folder of ``eamp tune`` outputs; adds the ``tuned``
+            protocol with each (dataset, model)'s ``best.json``.
+    """
+
+    quick: bool = False
+    seeds: int | None = None
+    workers: int = 1
+    protocol: str = "both"
+    force: bool = False
+    data_dir: str | None = None
+    tuned: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    depths: tuple[int, ...]
+    hidden: int
+    seeds: int
+    epochs: int | None
+    grid_layers: int
+    grid_seeds: int
+    figure3_depth: int
+    protocols: tuple[str, ...]
+
+    @classmethod
+    def of(cls, config: ReproduceConfig) -> Plan:
+        if config.protocol not in ("paper", "standard", "both"):
+            raise ValueError(f"protocol: expected paper, standard or both, got "
+                             f"{config.protocol!r}")
+        protocols = ("paper", "standard") if config.protocol == "both" else (config.protocol,)
+        if config.tuned:
+            protocols += ("tuned",)
+        if config.quick:
+            return cls((4, 16), 64, config.seeds or 1, 30, 200, 2, 16, protocols)
+        return cls(PAPER_DEPTHS, 256, config.seeds or 10, None, 1000, 5, 64, protocols)
+
+
+def reproduce(config: ReproduceConfig, out: Path) -> Path:
+    """Runs what is not done yet and writes every figure, table and ``report.md``."""
+    plan = Plan.of(config)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    grid = OversmoothingConfig(layers=plan.grid_layers, seeds=plan.grid_seeds)
+    grid_csv = out / "oversmoothing.csv"
+    if config.force or not grid_csv.exists():
+        write_csv(grid_csv, oversmoothing_rows(grid), ENERGY_COLUMNS)
+    from eamp.experiments.report import read_csv
+
+    grid_rows = read_csv(grid_csv)
+    plot_oversmoothing(grid_rows, out / "oversmoothing.png")
+    _log(f"figure 2: {len(grid_rows)} energies of {grid.layers}-layer grid models")
+
+    available, skipped = [], {}
+    for dataset in DATASETS:
+        try:
+            load_dataset(dataset, config.data_dir)
+            available.append(dataset)
+        except DatasetUnavailable as error:
+            skipped[dataset] = str(error)
+            _log(f"skipping {dataset}: {error}")
+
+    tuned = _read_tuned(Path(config.tuned)) if config.tuned else None
+    runs = plan_runs(datasets=tuple(available), models=MODELS, depths=plan.depths,
+                     protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
+                     epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned)
+    trained = _run_all(runs, out, workers=config.workers, force=config.force)
+    results = [(spec, read_result(out / spec.relpath)) for spec in runs]
+
+    table = table1_rows(results)
+    write_csv(out / "table1.csv", table, TABLE1_COLUMNS)
+    figure3_protocol = "paper" if "paper" in plan.protocols else plan.protocols[0]
+    energy_rows = layer_energy_rows(results, dataset="cora", depth=plan.figure3_depth,
+                                    protocol=figure3_protocol)
+    write_csv(out / "layer_energy.csv", energy_rows, ENERGY_COLUMNS)
+    if energy_rows:
+        plot_layer_energy(energy_rows, out / "layer_energy.png",
+                          f"Energy of each layer, {plan.figure3_depth}-layer models trained "
+                          f"on Cora ({figure3_protocol} protocol)")
+    from eamp.experiments.writeup import write_report
+
+    report = write_report(out, plan=plan, config=config, grid_rows=grid_rows, table=table,
+                          energy_rows=energy_rows, skipped=skipped, trained=trained,
+                          total_runs=len(runs), wall=time.perf_counter() - started,
+                          versions=versions(), figure3_protocol=figure3_protocol)
+    _log(f"{trained} runs trained, {len(runs) - trained} already done; report: {report}")
+    return report
+
+
+def _read_tuned(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    tuned = {}
+    for path in sorted(folder.rglob("best.json")):
+        payload = json.loads(path.read_text())
+        config = payload.get("config", payload)
+        tuned[(config["dataset"], config["model"])] = config
+    if not tuned:
+        raise ValueError(f"tuned: no best.json under {folder}")
+    return tuned
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _done(path: Path) -> bool:
+    try:
+        read_result(path)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int:
+    from tqdm.auto import tqdm
+
+    todo = [spec for spec in runs if force or not _done(out / spec.relpath)]
+    _log(f"table 1: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to "
+         f"train with {workers} worker(s)")
+    if not todo:
+        return 0
+    bar = tqdm(total=len(todo), disable=not sys.stderr.isatty(), desc="runs")
+    jobs = [(spec, str(out / spec.relpath)) for spec in todo]
+    finished = 0
+
+    def report(line: str) -> None:
+        nonlocal finished
+        finished += 1
+        bar.update(1)
+        bar.write(f"[{finished}/{len(todo)}] {line}") if bar.disable is False else _log(
+            f"[{finished}/{len(todo)}] {line}")
+
+    if workers == 1:
+        for job in jobs:
+            report(_train_one(job))
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers, initializer=_init_worker, initargs=(threads,)) as pool:
+            for line in pool.imap_unordered(_train_one, jobs):
+                report(line)
+    bar.close()
+    return len(todo)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    # several processes on few cores: more threads each only fight over the cores
+    torch.set_num_threads(threads)
+
+
+@lru_cache(maxsize=8)
+def _dataset(name: str, data_dir: str | None):  # noqa: ANN202
+    return load_dataset(name, data_dir)
+
+
+def _train_one(job: tuple[RunSpec, str]) -> str:
+    spec, path = job
+    start = time.perf_counter()
+    result = train(spec.config, _dataset(spec.config.dataset, spec.config.data_dir),
+                   progress=False)
+    result.to_json(path)
+    return (f"{spec.label()}: val {result.best_val_acc:.3f} test {result.test_acc:.3f} "
+            f"({time.perf_counter() - start:.1f} s)")

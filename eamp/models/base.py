@@ -1,0 +1,67 @@
+"""What every model of the registry shares: its hyper-parameters, depth and hidden states."""
+
+from __future__ import annotations
+
+from torch import Tensor
+from torch.nn import Module
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+__all__ = ["DeepGNN", "normalized_adjacency"]
+
+
+def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    r"""GCN's :math:`\hat D^{-1/2} (A + I) \hat D^{-1/2}` as ``(edge_index, edge_weight)``,
+    computed once per forward pass and shared by every layer (each ``GCNConv`` would
+    otherwise redo it)."""
+    edge_index, edge_weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+    return edge_index, edge_weight
+
+
+class DeepGNN(Module):
+    r"""Base class of the deep models: ``depth`` counts message-passing layers.
+
+    In every model, ``depth`` is the number of graph propagations between the input and the
+    logits; linear encoders and decoders (G2, GCNII) are not counted. A ``depth``-layer model
+    hands back ``depth + 1`` hidden states: the input features, then the output of each
+    message-passing layer.
+
+    Subclasses implement :meth:`run`, which returns the logits and those states.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, depth: int, hidden_channels: int, dropout: float
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("depth", depth), ("hidden_channels", hidden_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.depth = depth
+        self.hidden_channels = hidden_channels
+        self.dropout = float(dropout)
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, *, return_hidden: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """Args:
+            x (Tensor): ``[n, in_channels]`` node features.
+            edge_index (LongTensor): ``[2, E]`` undirected edges without self-loops.
+            return_hidden (bool): also return the ``depth + 1`` hidden states.
+
+        Returns:
+            ``[n, out_channels]`` logits, and the list of hidden states if asked.
+        """
+        logits, hidden = self.run(x, edge_index)
+        return (logits, hidden) if return_hidden else logits
+
+    def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The logits and the ``depth + 1`` hidden states."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, depth={self.depth}, "
+                f"hidden_channels={self.hidden_channels}, dropout={self.dropout}")

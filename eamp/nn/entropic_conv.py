@@ -1,0 +1,257 @@
+"""The entropy-aware wrapper around any PyG message-passing layer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Module, Parameter
+
+from eamp.entropy import PreparedGraph, boltzmann_entropy, entropy_gradient, prepare_graph
+from eamp.nn.schedules import SCHEDULES, adaptive_weight
+
+__all__ = ["EntropicConv", "GraphCache"]
+
+GRADIENT_AT = ("input", "output")
+
+
+class EntropicConv(Module):
+    r"""Entropy-aware message passing from the `"Entropy Aware Message Passing in Graph Neural
+    Networks" <https://arxiv.org/abs/2403.04636>`_ paper (Nazari et al., 2023), eq. 5:
+
+    .. math::
+        \mathbf{X}^{k+1} = \mathbf{X}^k + \phi(\mathbf{X}^k)
+        + \lambda T \, \nabla_{\mathbf{X}} S(\mathbf{X}^k_c)
+
+    where :math:`\phi` is the wrapped layer's update, :math:`S` the Boltzmann entropy of the
+    node energies (:func:`eamp.entropy.boltzmann_entropy`) and :math:`\mathbf{X}_c` a detached
+    copy. For a plain layer :math:`\mathbf{X}^{k+1} = \sigma(\mathrm{conv}(\mathbf{X}^k))`,
+    :math:`\phi = \sigma(\mathrm{conv}(\mathbf{X}^k)) - \mathbf{X}^k`, so this layer computes
+
+    - ``gradient_at="input"`` (eq. 5, default):
+      :math:`\sigma(\mathrm{conv}(\mathbf{X})) + \lambda T \nabla S(\mathbf{X})`, which needs
+      ``conv`` to keep the width;
+    - ``gradient_at="output"`` (the authors' released code): with
+      :math:`\mathbf{H} = \mathrm{conv}(\mathbf{X})`,
+      :math:`\sigma(\mathbf{H} + \lambda T \nabla S(\mathbf{H}))`.
+
+    With ``schedule="adaptive"``, :math:`\lambda` becomes
+    :math:`\lambda (1 + \gamma \max(0, 1 - S(\mathbf{X}^k)/S_0))` with :math:`S_0` the entropy
+    passed as ``reference_entropy`` (:func:`eamp.nn.schedules.adaptive_weight`).
+
+    The entropy uses the graph without self-loops or duplicate edges. Pass ``entropy_graph``
+    (from :func:`eamp.entropy.prepare_graph`) to share that work across layers; otherwise it is
+    prepared from ``edge_index`` and cached while the same tensor comes back.
+
+    Args:
+        conv (Module): the wrapped layer, called as ``conv(x, edge_index, *args, **kwargs)``.
+        entropy_weight (float): :math:`\lambda \ge 0`. (default: ``1.0``)
+        temperature (float): :math:`T > 0`. (default: ``1.0``)
+        learn_entropy_weight (bool): learn :math:`\lambda` (kept positive through its log).
+            (default: ``False``)
+        learn_temperature (bool): learn :math:`T` (kept positive through its log).
+            (default: ``False``)
+        detach (bool): take the gradient on a detached copy, so no gradient reaches
+            :math:`\mathbf{X}` through the entropy term (the paper); ``False`` back-propagates
+            through the closed form. :math:`\lambda` and :math:`T` get gradients either way.
+            (default: ``True``)
+        gradient_at (str): ``"input"`` or ``"output"``, see above. (default: ``"input"``)
+        act (Callable, optional): :math:`\sigma`, applied inside the layer so that
+            ``gradient_at`` can place the entropy step around it. (default: identity)
+        schedule (str): ``"constant"`` or ``"adaptive"``. (default: ``"constant"``)
+        schedule_gain (float): :math:`\gamma \ge 0` of the adaptive schedule. (default: ``1.0``)
+        dropout (float): dropout on the wrapped layer's input only (the entropy always sees
+            the clean :math:`\mathbf{X}^k`). (default: ``0.0``)
+        normalize (bool): use the paper's :math:`C_i = 1/\sqrt{|\mathcal{N}_i| d}`.
+            (default: ``True``)
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge indices
+          :math:`(2, |\mathcal{E}|)`, and whatever else ``conv`` takes
+        - **output:** node features :math:`(|\mathcal{V}|, F_{out})`
+    """
+
+    def __init__(
+        self,
+        conv: Module,
+        entropy_weight: float = 1.0,
+        temperature: float = 1.0,
+        *,
+        learn_entropy_weight: bool = False,
+        learn_temperature: bool = False,
+        detach: bool = True,
+        gradient_at: str = "input",
+        act: Callable[[Tensor], Tensor] | None = None,
+        schedule: str = "constant",
+        schedule_gain: float = 1.0,
+        dropout: float = 0.0,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(conv, Module):
+            raise ValueError(f"conv: expected a torch.nn.Module, got {type(conv).__name__}")
+        _check_number("entropy_weight", entropy_weight, allow_zero=not learn_entropy_weight)
+        _check_number("temperature", temperature, allow_zero=False)
+        _check_number("schedule_gain", schedule_gain, allow_zero=True)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
+        if gradient_at not in GRADIENT_AT:
+            raise ValueError(f"gradient_at: expected one of {GRADIENT_AT}, got {gradient_at!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
+        self.conv = conv
+        self.initial_entropy_weight = float(entropy_weight)
+        self.initial_temperature = float(temperature)
+        self.learn_entropy_weight = learn_entropy_weight
+        self.learn_temperature = learn_temperature
+        self.detach = detach
+        self.gradient_at = gradient_at
+        self.act = act
+        self.schedule = schedule
+        self.schedule_gain = float(schedule_gain)
+        self.dropout = float(dropout)
+        self.normalize = normalize
+        if learn_entropy_weight:
+            self.log_entropy_weight = Parameter(torch.empty(()))
+        else:
+            self.register_buffer("log_entropy_weight", None)
+        if learn_temperature:
+            self.log_temperature = Parameter(torch.empty(()))
+        else:
+            self.register_buffer("log_temperature", None)
+        self._graph_cache = GraphCache()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Resets the wrapped layer and :math:`\lambda`, :math:`T` to their initial values."""
+        if hasattr(self.conv, "reset_parameters"):
+            self.conv.reset_parameters()
+        with torch.no_grad():
+            if self.log_entropy_weight is not None:
+                self.log_entropy_weight.fill_(math.log(self.initial_entropy_weight))
+            if self.log_temperature is not None:
+                self.log_temperature.fill_(math.log(self.initial_temperature))
+
+    @property
+    def entropy_weight(self) -> Tensor | float:
+        r"""The current :math:`\lambda`."""
+        if self.log_entropy_weight is not None:
+            return self.log_entropy_weight.exp()
+        return self.initial_entropy_weight
+
+    @property
+    def temperature(self) -> Tensor | float:
+        """The current :math:`T`."""
+        if self.log_temperature is not None:
+            return self.log_temperature.exp()
+        return self.initial_temperature
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        *args: Any,
+        entropy_graph: PreparedGraph | None = None,
+        reference_entropy: Tensor | None = None,
+        **kwargs: Any,
+    ) -> Tensor:
+        """Runs ``conv`` and adds the entropy-ascent step.
+
+        Args:
+            x (Tensor): node features.
+            edge_index (Tensor): the edges given to ``conv`` (and, unless ``entropy_graph`` is
+                given, to the entropy).
+            *args, **kwargs: passed on to ``conv``.
+            entropy_graph (PreparedGraph, optional): the graph of the entropy.
+            reference_entropy (Tensor, optional): :math:`S_0` for the adaptive schedule;
+                without it the schedule leaves :math:`\\lambda` unchanged.
+        """
+        out = self.conv(F.dropout(x, self.dropout, self.training), edge_index, *args, **kwargs)
+        if self.gradient_at == "output":
+            out = out + self.entropy_step(out, edge_index, entropy_graph, reference_entropy)
+            return self.act(out) if self.act is not None else out
+        if self.act is not None:
+            out = self.act(out)
+        if out.shape != x.shape:
+            raise ValueError(
+                f"x: gradient_at='input' adds the entropy gradient of the input to the output, "
+                f"so conv must keep the shape; got input {list(x.shape)} and output "
+                f"{list(out.shape)} (use gradient_at='output')"
+            )
+        return out + self.entropy_step(x, edge_index, entropy_graph, reference_entropy)
+
+    def entropy_step(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        entropy_graph: PreparedGraph | None = None,
+        reference_entropy: Tensor | None = None,
+    ) -> Tensor:
+        r""":math:`\lambda T \nabla_{\mathbf{X}} S(\mathbf{X})`, the term this layer adds."""
+        weight, temperature = self.entropy_weight, self.temperature
+        if self.log_entropy_weight is None and weight == 0:
+            return torch.zeros_like(x)
+        graph = entropy_graph if entropy_graph is not None else self._graph_cache(edge_index, x)
+        source = x.detach() if self.detach else x
+        if self.schedule == "adaptive" and reference_entropy is not None:
+            with torch.no_grad():
+                entropy = boltzmann_entropy(source, graph, temperature, normalize=self.normalize)
+            weight = adaptive_weight(
+                torch.as_tensor(weight, dtype=x.dtype, device=x.device),
+                entropy,
+                torch.as_tensor(reference_entropy, dtype=x.dtype, device=x.device),
+                self.schedule_gain,
+            )
+        grad = entropy_gradient(source, graph, temperature, normalize=self.normalize)
+        return (weight * temperature) * grad
+
+    def __repr__(self) -> str:
+        learn = []
+        if self.learn_entropy_weight:
+            learn.append("entropy_weight")
+        if self.learn_temperature:
+            learn.append("temperature")
+        extra = f", learn={learn}" if learn else ""
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.schedule != "constant":
+            extra += f", schedule={self.schedule!r}, schedule_gain={self.schedule_gain}"
+        return (
+            f"{self.__class__.__name__}({self.conv}, entropy_weight="
+            f"{self.initial_entropy_weight}, temperature={self.initial_temperature}, "
+            f"detach={self.detach}, gradient_at={self.gradient_at!r}{extra})"
+        )
+
+
+class GraphCache:
+    """Prepares the entropy's graph from ``edge_index`` and keeps it while the same tensor
+    (same storage, shape and version) comes back, as it does at every layer and epoch."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._graph: PreparedGraph | None = None
+
+    def __call__(self, edge_index: Tensor, x: Tensor) -> PreparedGraph:
+        if not isinstance(edge_index, Tensor) or edge_index.dim() != 2:
+            raise ValueError(
+                "edge_index: the entropy needs a [2, E] edge_index; for other adjacency "
+                "formats pass entropy_graph=prepare_graph(edge_index)"
+            )
+        key = (edge_index.data_ptr(), tuple(edge_index.shape), edge_index._version, x.size(0),
+               x.device)
+        if self._graph is None or key != self._key:
+            self._graph = prepare_graph(edge_index, x.size(0))
+            self._key = key
+        return self._graph
+
+
+def _check_number(name: str, value: float, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
