@@ -112,7 +112,9 @@ class TrainConfig:
                                           or self.split_index < 0):
             raise ValueError(f"split_index: expected an integer >= 0 or 'all', "
                              f"got {self.split_index!r}")
-        get_model_spec(self.model).options()  # unknown model -> ValueError
+        # unknown model or bad model options -> ValueError now, before any data is loaded
+        build_model(self.model, 1, 2, self.depth, hidden_channels=1, dropout=self.dropout,
+                    **self.model_options)
         if self.dataset.lower() not in dataset_names():
             raise ValueError(f"dataset: unknown name {self.dataset!r}; choose one of "
                              f"{', '.join(dataset_names())}")

@@ -21,7 +21,7 @@ def gradient_gate(y: Tensor, edge_index: Tensor, p: float) -> Tensor:
     Args:
         y (Tensor): ``[n, d]`` the gating layer's output.
         edge_index (LongTensor): ``[2, E]`` edges; self-loops are ignored.
-        p (float): the exponent :math:`p > 0`.
+        p (float): the exponent :math:`p \ge 1`.
 
     Returns:
         Tensor ``[n, d]`` in :math:`[0, 1)`.
@@ -70,8 +70,9 @@ class G2(DeepGNN):
         gate_conv: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
-        if not p > 0:
-            raise ValueError(f"p: expected a number > 0, got {p}")
+        if not p >= 1:
+            # |y_i - y_j|^p has an infinite derivative where neighbours agree when p < 1
+            raise ValueError(f"p: expected a number >= 1, got {p}")
         if not 0 <= input_dropout < 1:
             raise ValueError(f"input_dropout: expected a rate in [0, 1), got {input_dropout}")
         self.input_dropout = float(input_dropout)

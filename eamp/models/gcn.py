@@ -10,7 +10,7 @@ from torch_geometric.nn import GCNConv
 
 from eamp.entropy import boltzmann_entropy
 from eamp.models.base import DeepGNN, normalized_adjacency
-from eamp.nn.entropic_conv import EntropicConv, GraphCache
+from eamp.nn.entropic_conv import EntropicConv, GraphCache, check_entropy_arguments
 
 __all__ = ["GCN", "EntropicGCN"]
 
@@ -106,6 +106,9 @@ class EntropicGCN(GCN):
         schedule_gain: float = 1.0,
         normalize: bool = True,
     ) -> None:
+        # checked here too: a model of depth <= 2 has no entropic layer to check them
+        check_entropy_arguments(entropy_weight, temperature, learn_entropy_weight, gradient_at,
+                                schedule, schedule_gain)
         self.entropy_options = dict(
             entropy_weight=entropy_weight, temperature=temperature,
             learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,

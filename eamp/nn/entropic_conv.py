@@ -14,7 +14,7 @@ from torch.nn import Module, Parameter
 from eamp.entropy import PreparedGraph, boltzmann_entropy, entropy_gradient, prepare_graph
 from eamp.nn.schedules import SCHEDULES, adaptive_weight
 
-__all__ = ["EntropicConv", "GraphCache"]
+__all__ = ["EntropicConv", "GraphCache", "check_entropy_arguments"]
 
 GRADIENT_AT = ("input", "output")
 
@@ -94,15 +94,10 @@ class EntropicConv(Module):
         super().__init__()
         if not isinstance(conv, Module):
             raise ValueError(f"conv: expected a torch.nn.Module, got {type(conv).__name__}")
-        _check_number("entropy_weight", entropy_weight, allow_zero=not learn_entropy_weight)
-        _check_number("temperature", temperature, allow_zero=False)
-        _check_number("schedule_gain", schedule_gain, allow_zero=True)
+        check_entropy_arguments(entropy_weight, temperature, learn_entropy_weight, gradient_at,
+                                schedule, schedule_gain)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
-        if gradient_at not in GRADIENT_AT:
-            raise ValueError(f"gradient_at: expected one of {GRADIENT_AT}, got {gradient_at!r}")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
         self.conv = conv
         self.initial_entropy_weight = float(entropy_weight)
         self.initial_temperature = float(temperature)
@@ -247,6 +242,21 @@ class GraphCache:
             self._graph = prepare_graph(edge_index, x.size(0))
             self._key = key
         return self._graph
+
+
+def check_entropy_arguments(
+    entropy_weight: float, temperature: float, learn_entropy_weight: bool = False,
+    gradient_at: str = "input", schedule: str = "constant", schedule_gain: float = 1.0,
+) -> None:
+    """Raises ``ValueError`` naming the first of :class:`EntropicConv`'s arguments that is
+    out of range."""
+    _check_number("entropy_weight", entropy_weight, allow_zero=not learn_entropy_weight)
+    _check_number("temperature", temperature, allow_zero=False)
+    _check_number("schedule_gain", schedule_gain, allow_zero=True)
+    if gradient_at not in GRADIENT_AT:
+        raise ValueError(f"gradient_at: expected one of {GRADIENT_AT}, got {gradient_at!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
 
 
 def _check_number(name: str, value: float, *, allow_zero: bool) -> None:

@@ -1,0 +1,105 @@
+import pytest
+import torch
+from torch_geometric.utils import contains_self_loops, is_undirected
+
+from eamp.data import (
+    DATASETS,
+    DatasetUnavailable,
+    csbm_graph,
+    data_root,
+    dataset_names,
+    grid_graph,
+    load_dataset,
+    num_splits,
+    split_masks,
+)
+
+
+def test_grid_is_the_4_neighbour_10x10_grid():
+    data = grid_graph(seed=3)
+    assert data.num_nodes == 100 and data.x.shape == (100, 64)
+    assert data.edge_index.size(1) == 2 * (2 * 10 * 9)  # 180 undirected edges
+    degree = torch.bincount(data.edge_index[1], minlength=100)
+    assert sorted(set(degree.tolist())) == [2, 3, 4]
+    assert int((degree == 2).sum()) == 4
+    assert 0 <= float(data.x.min()) and float(data.x.max()) <= 1
+    assert torch.equal(grid_graph(seed=3).x, data.x)
+    assert not torch.equal(grid_graph(seed=4).x, data.x)
+
+
+@pytest.mark.parametrize("homophily", [0.1, 0.9])
+def test_csbm_homophily_and_split(homophily):
+    data = load_dataset("csbm") if homophily == 0.9 else None
+    data = csbm_graph(num_nodes=600, homophily=homophily, seed=1)
+    src, dst = data.edge_index
+    measured = float((data.y[src] == data.y[dst]).float().mean())
+    assert abs(measured - homophily) < 0.05
+    masks = data.train_mask.int() + data.val_mask.int() + data.test_mask.int()
+    assert (masks == 1).all()
+    with pytest.raises(ValueError, match="homophily"):
+        csbm_graph(homophily=1.5)
+
+
+def test_synthetic_graphs_come_back_undirected_without_self_loops():
+    for name in ("grid", "csbm"):
+        data = load_dataset(name)
+        assert is_undirected(data.edge_index) and not contains_self_loops(data.edge_index)
+        assert data.name == name
+
+
+def test_data_root_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("EAMP_DATA_DIR", str(tmp_path / "env"))
+    assert data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert data_root() == tmp_path / "env"
+    monkeypatch.delenv("EAMP_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data_root() == tmp_path / "cache" / "eamp" / "data"
+
+
+def test_missing_raw_files_name_the_files_and_folder(tmp_path, monkeypatch):
+    # no raw files, and downloads fail: the message says what to put where
+    import torch_geometric.datasets.planetoid as planetoid
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(planetoid.fs, "cp", offline)
+    with pytest.raises(DatasetUnavailable, match=r"ind\.cora\.x.*Cora/raw"):
+        load_dataset("cora", tmp_path)
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(ValueError, match="choose one of cora, citeseer"):
+        load_dataset("pubmed")
+    with pytest.raises(ValueError, match="split"):
+        load_dataset("cora", split="random")
+    with pytest.raises(ValueError, match="geom-gcn"):
+        load_dataset("texas", split="geom-gcn")
+
+
+def test_cora_public_and_geom_gcn_splits(data_root):
+    data = load_dataset("cora", data_root)
+    assert data.num_nodes == 2708 and data.num_features == 1433
+    assert data.edge_index.size(1) == 10556
+    assert is_undirected(data.edge_index) and not contains_self_loops(data.edge_index)
+    assert [int(m.sum()) for m in split_masks(data)] == [140, 500, 1000]
+    geom = load_dataset("cora", data_root, split="geom-gcn")
+    assert num_splits(geom) == 10
+    train, val, test = split_masks(geom, 3)
+    assert not (train & test).any()
+    with pytest.raises(ValueError, match="10 split"):
+        split_masks(geom, 10)
+    normalized = load_dataset("citeseer", data_root, normalize_features=True)
+    sums = normalized.x.sum(-1)
+    assert torch.allclose(sums[sums > 0], torch.ones_like(sums[sums > 0]))
+
+
+def test_every_shared_dataset_loads(all_data_root):
+    for name in DATASETS:
+        assert not DATASETS[name].missing_files(all_data_root), name
+        data = load_dataset(name, all_data_root)
+        assert is_undirected(data.edge_index) and not contains_self_loops(data.edge_index)
+        assert data.x.size(0) == data.y.size(0) == data.num_nodes
+        assert num_splits(data) == (1 if name in ("cora", "citeseer") else 10), name
+    assert set(dataset_names()) >= {"cora", "citeseer", "texas", "actor", "tolokers",
+                                    "chameleon_filtered", "squirrel_filtered", "grid", "csbm"}
