@@ -80,17 +80,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
     from eamp.data import dataset_names
     from eamp.models import model_names
 
-    parser.add_argument("--model", required=True, metavar="NAME",
-                        help=f"one of {', '.join(model_names())}")
-    parser.add_argument("--dataset", required=True, metavar="NAME",
-                        help=f"one of {', '.join(dataset_names())}")
-    parser.add_argument("--depth", type=_positive_int, required=True,
+    parser.add_argument("--model", metavar="NAME", help=f"one of {', '.join(model_names())}")
+    parser.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(dataset_names())}")
+    parser.add_argument("--depth", type=_positive_int,
                         help="message-passing layers (linear encoders/decoders not counted)")
-    parser.add_argument("--hidden", type=_positive_int, default=256, help="width (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--split", default="public", choices=["public", "geom-gcn"],
+    parser.add_argument("--hidden", type=_positive_int, help="width (default 256)")
+    parser.add_argument("--seed", type=int, help="seed (default 0)")
+    parser.add_argument("--split", choices=["public", "geom-gcn"],
                         help="Planetoid split (default public)")
-    parser.add_argument("--split-index", default="0",
+    parser.add_argument("--split-index",
                         help="which fixed split to train on, or 'all' (default 0)")
     parser.add_argument("--data-dir", help="data root (default $EAMP_DATA_DIR, else the cache)")
     parser.add_argument("--normalize-features", action="store_true",
@@ -116,8 +114,18 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     from eamp.train import TrainConfig
 
     settings = dict(base or {})
-    options = dict(settings.pop("model_options", {}))
-    spec = get_model_spec(args.model)
+    options = dict(settings.pop("model_options", None) or {})
+    for key in ("model", "dataset", "depth"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+        if settings.get(key) is None:
+            raise UsageError(f"--{key} is required (or --config with a {key})")
+    for key, default in (("hidden", 256), ("seed", 0), ("split", "public"),
+                         ("split_index", "0"), ("data_dir", None)):
+        value = getattr(args, key)
+        settings[key] = value if value is not None else settings.get(key, default)
+    spec = get_model_spec(settings["model"])
     for flag, name, _, _ in MODEL_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is not None:
@@ -128,26 +136,24 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     allowed = spec.options()
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise UsageError(f"{args.model} does not take {', '.join(unknown)}; its options are "
+        raise UsageError(f"{spec.name} does not take {', '.join(unknown)}; its options are "
                          f"{', '.join(allowed) or 'none'}")
-    split_index: int | str = args.split_index
+    split_index = settings["split_index"]
     if split_index != "all":
         try:
             split_index = int(split_index)
         except ValueError:
             raise UsageError(f"--split-index: expected an integer or 'all', "
-                             f"got {args.split_index!r}") from None
+                             f"got {split_index!r}") from None
     for key in ("lr", "weight_decay", "dropout", "epochs", "patience"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
     fields = set(TrainConfig.__dataclass_fields__)
     settings = {k: v for k, v in settings.items() if k in fields}
-    settings.update(model=args.model, dataset=args.dataset.lower(), depth=args.depth,
-                    hidden=args.hidden, seed=args.seed, split=args.split,
-                    split_index=split_index, data_dir=args.data_dir,
-                    normalize_features=args.normalize_features or
-                    settings.get("normalize_features", False),
+    settings.update(dataset=str(settings["dataset"]).lower(), split_index=split_index,
+                    normalize_features=bool(args.normalize_features
+                                            or settings.get("normalize_features", False)),
                     model_options=options)
     return TrainConfig(**settings)
 

@@ -1,0 +1,91 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from eamp.models import build_model, model_names
+from eamp.train import TrainConfig
+from eamp.tune import SEARCH_SPACES, TuneConfig, make_storage, suggest, tune
+
+BASE = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=4, patience=4)
+
+
+def _study(url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=make_storage(url))
+
+
+def test_every_search_space_builds_its_model():
+    assert set(SEARCH_SPACES) == set(model_names())
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for model in model_names():
+        for _ in range(5):
+            trial = study.ask()
+            training, options = suggest(trial, model)
+            config = TrainConfig(model, "csbm", 3, hidden=4, model_options=options, **training)
+            config.resolved()
+            build_model(model, 4, 2, 3, hidden_channels=4, dropout=training["dropout"],
+                        **options)
+            study.tell(trial, 0.0)
+
+
+def test_two_workers_share_one_sqlite_study_and_a_rerun_continues(tmp_path):
+    config = TuneConfig(base=BASE, trials=4, workers=2)
+    best = tune(config, tmp_path)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    trials = _study(url, "gcn-csbm-L2").get_trials()
+    assert len(trials) == 4
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert best.exists() and (tmp_path / "tuning.png").exists()
+    tune(TuneConfig(base=BASE, trials=2), tmp_path)
+    assert len(_study(url, "gcn-csbm-L2").get_trials()) == 6
+
+
+def test_best_json_feeds_train_config(tmp_path):
+    import json
+
+    from eamp.cli import main
+
+    tune(TuneConfig(base=BASE, trials=2), tmp_path)
+    payload = json.loads((tmp_path / "best.json").read_text())
+    assert payload["config"]["model"] == "gcn" and "test_acc" in payload
+    assert main(["train", "--config", str(tmp_path / "best.json"), "--out",
+                 str(tmp_path / "run")]) == 0
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["config"]["lr"] == payload["config"]["lr"]
+
+
+def test_a_killed_worker_leaves_a_failed_trial_and_the_study_goes_on(tmp_path):
+    journal = f"journal:{tmp_path / 'study.journal'}"
+    slow = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8",
+            "--epochs", "100000", "--patience", "100000"]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "eamp.cli", "tune", *slow, "--trials", "1", "--out",
+         str(tmp_path), "--storage", journal, "--study", "s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                running = _study(journal, "s").get_trials(states=(TrialState.RUNNING,))
+            except KeyError:
+                running = []
+            if running and "pid" in running[0].user_attrs:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the worker never started a trial")
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    fast = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, patience=3)
+    tune(TuneConfig(base=fast, trials=2, storage=journal, study="s"), tmp_path)
+    states = [t.state for t in _study(journal, "s").get_trials()]
+    assert states.count(TrialState.FAIL) == 1
+    assert states.count(TrialState.RUNNING) == 0
+    assert len(states) == 3
