@@ -43,7 +43,7 @@ class DeepGAT(torch.nn.Module):
 model = DeepGAT(data.num_features, 64, int(data.y.max()) + 1, args.depth)
 optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=5e-4)
 best_val = test_at_best = 0.0
-for epoch in range(args.epochs):
+for _ in range(args.epochs):
     model.train()
     optimizer.zero_grad()
     out = model(data.x, data.edge_index)
