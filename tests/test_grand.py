@@ -1,0 +1,188 @@
+import pytest
+import torch
+from torch_geometric.utils import to_undirected
+
+from eamp.data import grid_graph
+from eamp.entropy import entropy_gradient, prepare_graph, total_dirichlet_energy
+from eamp.models import build_model
+from eamp.models.grand import AttentionDiffusion
+from eamp.train import TrainConfig, train
+
+
+def graph(n: int = 25, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    edge_index = to_undirected(torch.randint(0, n, (2, 60), generator=gen), num_nodes=n)
+    return torch.randn(n, 6, generator=gen, dtype=torch.float64), edge_index
+
+
+@pytest.mark.parametrize("variant", ["l", "nl"])
+def test_zero_entropy_weight_is_grand_exactly(variant):
+    x, edge_index = graph()
+    torch.manual_seed(0)
+    grand = build_model("grand", 6, 3, 4, hidden_channels=8, variant=variant).double().eval()
+    entropic = (
+        build_model(
+            "entropic_grand", 6, 3, 4, hidden_channels=8, variant=variant, entropy_weight=0.0
+        )
+        .double()
+        .eval()
+    )
+    entropic.load_state_dict(grand.state_dict())
+    assert torch.equal(entropic(x, edge_index), grand(x, edge_index))
+
+
+def test_attention_is_row_stochastic_and_the_field_is_exact():
+    x, edge_index = graph()
+    model = build_model(
+        "entropic_grand", 6, 3, 2, hidden_channels=8, entropy_weight=0.5, temperature=2.0
+    ).double()
+    h = model.encoder(x)
+    func: AttentionDiffusion = model.func
+    func.pattern = model._attention_pattern(edge_index, 25)
+    func.graph = prepare_graph(edge_index, 25)
+    attention = func.attention(h).to_dense()
+    torch.testing.assert_close(attention.sum(-1), torch.ones(25, dtype=torch.float64))
+    assert (attention.diagonal() > 0).all()  # self-loops included
+    # a_ij = softmax_j (K x_i . Q x_j / sqrt(d_k)) by hand for node 0
+    neighbours = torch.cat([edge_index[0][edge_index[1] == 0], torch.tensor([0])]).unique()
+    scores = (func.key(h)[0] * func.query(h)[neighbours]).sum(-1) / 8**0.5
+    torch.testing.assert_close(attention[0, neighbours], scores.softmax(0))
+    expected = attention @ h - h + 0.5 * entropy_gradient(h, edge_index, 2.0)
+    torch.testing.assert_close(func(torch.tensor(0.0), h), expected)
+
+
+def test_solvers_and_adjoint_agree_within_tolerance():
+    x, edge_index = graph()
+    torch.manual_seed(0)
+    reference = (
+        build_model(
+            "grand",
+            6,
+            3,
+            3,
+            hidden_channels=8,
+            method="dopri5",
+            rtol=1e-9,
+            atol=1e-11,
+            variant="nl",
+        )
+        .double()
+        .eval()
+    )
+    state = reference.state_dict()
+    outputs = {}
+    for method, options in [
+        ("rk4", {"step_size": 0.05}),
+        ("euler", {"step_size": 0.001}),
+        ("dopri5", {"rtol": 1e-6, "atol": 1e-8}),
+    ]:
+        model = (
+            build_model(
+                "grand",
+                6,
+                3,
+                3,
+                hidden_channels=8,
+                method=method,
+                variant="nl",
+                time=3.0,
+                **options,
+            )
+            .double()
+            .eval()
+        )
+        model.load_state_dict(state)
+        outputs[method] = model(x, edge_index)
+    adjoint = (
+        build_model(
+            "grand",
+            6,
+            3,
+            3,
+            hidden_channels=8,
+            method="dopri5",
+            rtol=1e-6,
+            atol=1e-8,
+            adjoint=True,
+            variant="nl",
+        )
+        .double()
+        .eval()
+    )
+    adjoint.load_state_dict(state)
+    outputs["adjoint"] = adjoint(x, edge_index)
+    exact = reference(x, edge_index)
+    assert (outputs["rk4"] - exact).abs().max() < 1e-6
+    assert (outputs["dopri5"] - exact).abs().max() < 1e-5
+    assert (outputs["adjoint"] - exact).abs().max() < 1e-5
+    assert (outputs["euler"] - exact).abs().max() < 1e-2
+
+
+def test_adjoint_gradients_match_direct_backpropagation():
+    x, edge_index = graph()
+    torch.manual_seed(0)
+    direct = build_model(
+        "grand",
+        6,
+        3,
+        2,
+        hidden_channels=8,
+        method="dopri5",
+        rtol=1e-8,
+        atol=1e-10,
+        variant="nl",
+        input_dropout=0.0,
+        dropout=0.0,
+    ).double()
+    adjoint = build_model(
+        "grand",
+        6,
+        3,
+        2,
+        hidden_channels=8,
+        method="dopri5",
+        rtol=1e-8,
+        atol=1e-10,
+        variant="nl",
+        input_dropout=0.0,
+        dropout=0.0,
+        adjoint=True,
+    ).double()
+    adjoint.load_state_dict(direct.state_dict())
+    direct(x, edge_index).pow(2).sum().backward()
+    adjoint(x, edge_index).pow(2).sum().backward()
+    torch.testing.assert_close(
+        adjoint.func.key.weight.grad, direct.func.key.weight.grad, rtol=1e-4, atol=1e-6
+    )
+
+
+def test_grid_energy_decays_for_grand_but_not_for_entropic_grand():
+    data = grid_graph()
+    graph_ = prepare_graph(data.edge_index, 100)
+    curves = {}
+    for name in ("grand", "entropic_grand"):
+        torch.manual_seed(0)
+        model = build_model(
+            name, 64, 64, 100, hidden_channels=64, method="euler", step_size=0.5, time=100.0
+        ).eval()
+        with torch.no_grad():
+            _, hidden = model(data.x, data.edge_index, return_hidden=True)
+        curves[name] = [float(total_dirichlet_energy(h.double(), graph_)) for h in hidden]
+    grand, entropic = curves["grand"], curves["entropic_grand"]
+    assert len(grand) == 101  # input, then t = 1..100
+    assert grand[100] < 1e-3 * grand[1] and grand[50] < grand[10] < grand[1]
+    assert all(entropic[1] / 100 <= e <= entropic[1] * 100 for e in entropic[1:])
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="method"):
+        build_model("grand", 6, 3, 2, method="leapfrog")
+    with pytest.raises(ValueError, match="variant"):
+        build_model("grand", 6, 3, 2, variant="x")
+    with pytest.raises(ValueError, match="temperature"):
+        build_model("entropic_grand", 6, 3, 2, temperature=-1.0)
+
+
+def test_grand_on_cora_reaches_080(data_root):
+    result = train(TrainConfig("grand", "cora", 18, hidden=64, data_dir=str(data_root)))
+    assert result.test_acc >= 0.80
