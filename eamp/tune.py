@@ -77,6 +77,19 @@ SEARCH_SPACES: dict[str, tuple[Param, ...]] = {
         Param("alpha", 0.05, 0.5),
         Param("theta", 0.1, 1.5),
     ),
+    "grand": _TRAINING + (
+        Param("input_dropout", 0.0, 0.8),
+        Param("time", 1.0, 30.0),
+        Param("variant", choices=("l", "nl")),
+    ),
+    "entropic_grand": _TRAINING + (
+        Param("input_dropout", 0.0, 0.8),
+        Param("time", 1.0, 30.0),
+        Param("variant", choices=("l", "nl")),
+        Param("entropy_weight", 0.1, 100.0, log=True),
+        Param("temperature", 1e-2, 100.0, log=True),
+        Param("detach", choices=(True, False)),
+    ),
 }
 
 

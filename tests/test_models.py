@@ -134,7 +134,8 @@ def test_registry_errors_and_defaults():
         build_model("gcn", 6, 3, 2, temperature=1.0)
     with pytest.raises(ValueError, match="depth"):
         build_model("gcn", 6, 3, 0)
-    assert set(MODELS) == {"gcn", "entropic_gcn", "pairnorm_gcn", "g2", "gcnii"}
+    assert set(MODELS) == {"gcn", "entropic_gcn", "pairnorm_gcn", "g2", "gcnii", "grand",
+                           "entropic_grand"}
     for spec in MODELS.values():
         d = spec.defaults
         assert d.lr > 0 and d.weight_decay >= 0 and 0 <= d.dropout < 1
