@@ -246,12 +246,10 @@ def train(
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
         progress = sys.stderr.isatty()
-    torch_threads = torch.get_num_threads()
     splits = [
         _train_split(config, data, index, progress, on_epoch, step_offset=position * config.epochs)
         for position, index in enumerate(indices)
     ]
-    torch.set_num_threads(torch_threads)
     layer_energy = np.mean([s.layer_energy for s in splits], axis=0).tolist()
     epoch_times = [t for s in splits for t in s.epoch_times]
     return RunResult(

@@ -121,33 +121,10 @@ def test_solvers_and_adjoint_agree_within_tolerance():
 def test_adjoint_gradients_match_direct_backpropagation():
     x, edge_index = graph()
     torch.manual_seed(0)
-    direct = build_model(
-        "grand",
-        6,
-        3,
-        2,
-        hidden_channels=8,
-        method="dopri5",
-        rtol=1e-8,
-        atol=1e-10,
-        variant="nl",
-        input_dropout=0.0,
-        dropout=0.0,
-    ).double()
-    adjoint = build_model(
-        "grand",
-        6,
-        3,
-        2,
-        hidden_channels=8,
-        method="dopri5",
-        rtol=1e-8,
-        atol=1e-10,
-        variant="nl",
-        input_dropout=0.0,
-        dropout=0.0,
-        adjoint=True,
-    ).double()
+    options = dict(hidden_channels=8, method="dopri5", rtol=1e-8, atol=1e-10, variant="nl",
+                   input_dropout=0.0, dropout=0.0)
+    direct = build_model("grand", 6, 3, 2, **options).double()
+    adjoint = build_model("grand", 6, 3, 2, adjoint=True, **options).double()
     adjoint.load_state_dict(direct.state_dict())
     direct(x, edge_index).pow(2).sum().backward()
     adjoint(x, edge_index).pow(2).sum().backward()

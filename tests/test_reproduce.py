@@ -78,3 +78,47 @@ def test_missing_datasets_still_give_figure_2(tmp_path, monkeypatch):
     assert (out / "oversmoothing.png").exists()
     assert "Skipped" in report and "cora" in report and "ind.cora.x" in report
     assert json.loads(json.dumps(report))  # plain text
+
+
+def test_tuned_settings_make_a_third_protocol(tmp_path):
+    from eamp.experiments.depth import plan_runs
+    from eamp.experiments.reproduce import _read_tuned
+
+    best = {"config": {"model": "gcn", "dataset": "cora", "lr": 0.02, "dropout": 0.1,
+                       "model_options": {}}, "value": 0.8}
+    (tmp_path / "gcn").mkdir()
+    (tmp_path / "gcn" / "best.json").write_text(json.dumps(best))
+    tuned = _read_tuned(tmp_path)
+    runs = plan_runs(datasets=("cora",), models=("gcn", "g2"), depths=(4,),
+                     protocols=("standard", "tuned"), seeds=2, hidden=16, epochs=None,
+                     data_dir=None, tuned=tuned)
+    tuned_runs = [r for r in runs if r.protocol == "tuned"]
+    assert [(r.config.model, r.config.lr, r.config.dropout) for r in tuned_runs] == [
+        ("gcn", 0.02, 0.1), ("gcn", 0.02, 0.1)]
+    assert len(runs) == 2 * 2 + 2
+    with pytest.raises(ValueError, match="no best.json"):
+        _read_tuned(tmp_path / "gcn" / "nothing")
+
+
+def test_paper_protocol_settings():
+    from eamp.experiments.depth import plan_runs
+
+    runs = plan_runs(datasets=("citeseer",), models=("entropic_gcn",), depths=(4, 8),
+                     protocols=("paper",), seeds=10, hidden=256, epochs=None, data_dir=None)
+    assert len(runs) == 2  # one seed under the paper protocol
+    config = runs[0].config
+    assert (config.epochs, config.lr, config.weight_decay, config.dropout) == (100, 1e-3, 0.0,
+                                                                               0.0)
+    assert config.model_options == {"entropy_weight": 10.0, "temperature": 1.0}
+
+
+def test_oversmoothing_command(tmp_path):
+    from eamp.cli import main
+
+    assert main(["oversmoothing", "--out", str(tmp_path), "--layers", "30", "--seeds", "2",
+                 "--models", "gcn", "entropic_gcn", "grand", "--energy", "survey"]) == 0
+    with open(tmp_path / "oversmoothing.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["model", "seed", "layer", "energy"]
+    assert len(rows) == 3 * 2 * 31
+    assert (tmp_path / "oversmoothing.png").stat().st_size > 10_000

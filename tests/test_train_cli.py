@@ -131,3 +131,12 @@ def test_demo_prints_energy_and_entropy(capsys):
     assert main(["demo", "--steps", "5"]) == 0
     out = capsys.readouterr().out
     assert "energy" in out and "entropy" in out
+
+
+@pytest.mark.parametrize("model, threshold", [("gcnii", 0.80), ("g2", 0.70),
+                                              ("pairnorm_gcn", 0.60)])
+def test_default_settings_reach_the_documented_accuracy(model, threshold, data_root):
+    # the bar for the registry's defaults: depth 16, width 64, Cora public, seed 0
+    result = train(TrainConfig(model, "cora", 16, hidden=64, data_dir=str(data_root)))
+    assert result.test_acc >= threshold
+    assert len(result.layer_energy) == 17

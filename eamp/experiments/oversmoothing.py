@@ -55,6 +55,17 @@ class OversmoothingConfig:
 @torch.no_grad()
 def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
     """Tidy rows ``{model, seed, layer, energy}``; layer 0 is the input."""
+    threads = torch.get_num_threads()
+    # 100-node tensors gain nothing from threads, and with another busy process on the
+    # cores, spinning worker threads slowed this loop down 100-fold (seen here)
+    torch.set_num_threads(1)
+    try:
+        return _rows(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _rows(config: OversmoothingConfig) -> list[dict]:
     rows = []
     for seed in range(config.seeds):
         data = grid_graph(config.height, config.grid_width, config.width, seed=seed)

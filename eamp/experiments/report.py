@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_csv", "read_csv", "plot_oversmoothing", "plot_layer_energy",
-           "markdown_table"]
+__all__ = ["write_csv", "read_csv", "group_energies", "plot_oversmoothing",
+           "plot_layer_energy", "markdown_table"]
 
 COLORS = {"gcn": "#d62728", "entropic_gcn": "#1f77b4", "pairnorm_gcn": "#2ca02c",
           "g2": "#9467bd", "gcnii": "#ff7f0e"}
@@ -46,33 +46,47 @@ def _pyplot():  # noqa: ANN202
     return plt
 
 
-def _floor(values: np.ndarray) -> np.ndarray:
-    # a log axis cannot show 0: exact zeros are drawn at the smallest positive double
-    return np.maximum(values, np.finfo(np.float64).tiny)
+def group_energies(rows: Iterable[dict]) -> dict[str, dict[int, list[float]]]:
+    """Tidy energy rows as ``{model: {layer: [energy of each seed]}}``."""
+    grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        grouped[row["model"]][int(row["layer"])].append(float(row["energy"]))
+    return grouped
+
+
+def _zero_level(rows: list[dict]) -> float:
+    """Where a log axis draws an exact 0: a decade below the smallest positive energy (an
+    embedding that became exactly constant, e.g. a deep GCN's after float32 underflow)."""
+    positive = [float(r["energy"]) for r in rows if float(r["energy"]) > 0]
+    return min(positive) / 10 if positive else 1e-30
+
+
+def _floor(values: np.ndarray, level: float) -> np.ndarray:
+    return np.maximum(values, level)
 
 
 def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) -> Path:
     """Log energy against layer: per model the median over seeds and a min-max band."""
     plt = _pyplot()
-    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        by_model[row["model"]][int(row["layer"])].append(float(row["energy"]))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model, layers in by_model.items():
+    level = _zero_level(rows)
+    for model, layers in group_energies(rows).items():
         xs = np.array(sorted(layers))
         values = [np.array(layers[x]) for x in xs]
-        median = _floor(np.array([np.median(v) for v in values]))
-        low = _floor(np.array([v.min() for v in values]))
-        high = _floor(np.array([v.max() for v in values]))
+        median = _floor(np.array([np.median(v) for v in values]), level)
+        low = _floor(np.array([v.min() for v in values]), level)
+        high = _floor(np.array([v.max() for v in values]), level)
         color = COLORS.get(model)
         ax.plot(xs, median, label=LABELS.get(model, model), color=color, lw=1.6)
         ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=level / 2)
     ax.set_xlabel("layer")
     ax.set_ylabel("Dirichlet energy E" + ("" if normalize else " (un-normalised)"))
     seeds = len({row["seed"] for row in rows})
-    ax.set_title(f"Untrained models on the 10x10 grid: energy by layer "
-                 f"(median and min-max over {seeds} seed{'s' * (seeds != 1)})")
+    ax.set_title(f"Untrained models on the 10x10 grid: energy after each layer\n"
+                 f"median and min-max over {seeds} seed{'s' * (seeds != 1)}; "
+                 f"E = 0 (a constant embedding) drawn at {level:.0e}")
     ax.title.set_fontsize(10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=9)
@@ -86,13 +100,11 @@ def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) 
 def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
     """Energy of each layer's output of trained models, one line per model."""
     plt = _pyplot()
-    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        by_model[row["model"]][int(row["layer"])].append(float(row["energy"]))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model, layers in by_model.items():
+    level = _zero_level(rows)
+    for model, layers in group_energies(rows).items():
         xs = np.array(sorted(layers))
-        ys = _floor(np.array([np.mean(layers[x]) for x in xs]))
+        ys = _floor(np.array([np.mean(layers[x]) for x in xs]), level)
         ax.plot(xs, ys, marker=".", ms=3, label=LABELS.get(model, model),
                 color=COLORS.get(model), lw=1.4)
     ax.set_yscale("log")

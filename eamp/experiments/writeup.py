@@ -11,16 +11,14 @@ from typing import Any
 import numpy as np
 
 from eamp.experiments.depth import PAPER_ENTROPIC, PAPER_PROTOCOL
-from eamp.experiments.report import LABELS, markdown_table
+from eamp.experiments.report import LABELS, group_energies, markdown_table
 
 __all__ = ["write_report"]
 
 
 def _median_curves(rows: list[dict]) -> dict[str, np.ndarray]:
-    by_model: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        by_model[row["model"]][int(row["layer"])].append(float(row["energy"]))
-    return {m: np.array([np.median(v[k]) for k in sorted(v)]) for m, v in by_model.items()}
+    return {m: np.array([np.median(v[k]) for k in sorted(v)])
+            for m, v in group_energies(rows).items()}
 
 
 def _figure2(grid_rows: list[dict]) -> tuple[list[str], dict[str, float]]:
