@@ -104,8 +104,9 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def table1_rows(results: list[tuple[RunSpec, dict]]) -> list[dict]:
     """One row per (protocol, dataset, model, depth), seeds aggregated. ``ours_minus_paper``
-    compares like with like: best validation accuracy under the paper protocol, test
-    accuracy under the others."""
+    is our best validation accuracy minus the paper's under the paper protocol (the same
+    metric), and our test accuracy minus the paper's number under the others (the paper has
+    no test accuracies)."""
     groups: dict[tuple, list[dict]] = {}
     for spec, result in results:
         c = spec.config
