@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -149,10 +150,14 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         path = url.removeprefix("journal:")
         backend = optuna.storages.journal.JournalFileBackend(path)
         return optuna.storages.JournalStorage(backend)
-    return optuna.storages.RDBStorage(
-        url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-        engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
-    )
+    with warnings.catch_warnings():
+        # the heartbeat is what fails a killed worker's trial; Optuna calls it experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
+            engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+            else None,
+        )
 
 
 def _open_study(config: TuneConfig, url: str) -> optuna.Study:
