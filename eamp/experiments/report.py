@@ -84,9 +84,10 @@ def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) 
     ax.set_xlabel("layer")
     ax.set_ylabel("Dirichlet energy E" + ("" if normalize else " (un-normalised)"))
     seeds = len({row["seed"] for row in rows})
+    zeros = any(float(row["energy"]) == 0 for row in rows)
     ax.set_title(f"Untrained models on the 10x10 grid: energy after each layer\n"
-                 f"median and min-max over {seeds} seed{'s' * (seeds != 1)}; "
-                 f"E = 0 (a constant embedding) drawn at {level:.0e}")
+                 f"median and min-max over {seeds} seed{'s' * (seeds != 1)}"
+                 + (f"; E = 0 (a constant embedding) drawn at {level:.0e}" if zeros else ""))
     ax.title.set_fontsize(10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=9)

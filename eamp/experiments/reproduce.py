@@ -174,8 +174,8 @@ def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> in
         nonlocal finished
         finished += 1
         bar.update(1)
-        bar.write(f"[{finished}/{len(todo)}] {line}") if bar.disable is False else _log(
-            f"[{finished}/{len(todo)}] {line}")
+        # through the bar on a terminal, so that the line does not tear it
+        (bar.write if not bar.disable else _log)(f"[{finished}/{len(todo)}] {line}")
 
     if workers == 1:
         for job in jobs:
