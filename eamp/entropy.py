@@ -276,11 +276,18 @@ def entropy_gradient(
     x, graph = _check_inputs(x, edge_index, num_nodes)
     if graph.num_edges == 0 or x.size(1) == 0:
         return torch.zeros_like(x)
+    # Autograd needs the out-of-place products; without it (the default, detached use) the
+    # products write into buffers we already own: one [n, d] allocation fewer, and fresh
+    # allocations (page faults) are a large part of the cost of this function.
+    track = torch.is_grad_enabled() and (
+        x.requires_grad or (isinstance(t, Tensor) and t.requires_grad)
+    )
     adj = graph.adjacency(x.dtype, x.device)
     deg = graph.deg.to(x.dtype)
     x = x - x[:1]  # exact for a constant embedding, unlike subtracting the mean
+    ax = _spmm(adj, x) if track else torch.empty_like(x).addmm_(adj, x, beta=0)
     sq_norm = _row_dot(x, x)
-    sum_sq = deg * sq_norm - 2 * _row_dot(x, _spmm(adj, x)) + adj @ sq_norm
+    sum_sq = deg * sq_norm - 2 * _row_dot(x, ax) + adj @ sq_norm
     coef = _norm_constant(graph, x, normalize)
     ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
     p = torch.exp(-ratio)
@@ -290,10 +297,12 @@ def entropy_gradient(
     # with the edge-weighted adjacency, whose values are a vector of length m.
     src, dst = graph.edge_index
     neg_weighted = graph.adjacency(x.dtype, x.device, values=-(q[dst] + q[src]))
-    row_sum = deg * q + adj @ q
-    # in place on the product's fresh output: one [n, d] allocation fewer (its backward does
-    # not need that output)
-    return _spmm(neg_weighted, x).addcmul_(row_sum.unsqueeze(-1), x)
+    row_sum = (deg * q + adj @ q).unsqueeze(-1)
+    if track:
+        # in place on the product's fresh output (its backward does not need that output)
+        return _spmm(neg_weighted, x).addcmul_(row_sum, x)
+    # A x is no longer needed: its buffer takes the result
+    return torch.mul(x, row_sum, out=ax).addmm_(neg_weighted, x)
 
 
 # ----------------------------------------------------------------------------- helpers
