@@ -22,19 +22,24 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-# (flag, model option, type, help) for the model-specific options that have their own flag.
-MODEL_FLAGS: list[tuple[str, str, type, str]] = [
-    ("--entropy-weight", "entropy_weight", float, "entropic models: lambda >= 0"),
-    ("--temperature", "temperature", float, "entropic models: T > 0"),
-    ("--gradient-at", "gradient_at", str, "entropic models: 'input' (eq. 5) or 'output'"),
-    ("--schedule", "schedule", str, "entropic models: 'constant' or 'adaptive'"),
-    ("--schedule-gain", "schedule_gain", float, "entropic models: gamma of the adaptive schedule"),
-    ("--p", "p", float, "g2: exponent of the gate"),
-    ("--alpha", "alpha", float, "gcnii: initial-residual strength"),
-    ("--theta", "theta", float, "gcnii: identity-mapping strength"),
-    ("--pairnorm-mode", "mode", str, "pairnorm_gcn: PN, PN-SI or PN-SCS"),
-    ("--pairnorm-scale", "scale", float, "pairnorm_gcn: PairNorm's s"),
-]
+def model_flags() -> list[tuple[str, str, type, str]]:
+    """``(flag, model option, type, help)`` of the model options with a flag of their own:
+    the entropy's numbers and choices (from :class:`~eamp.nn.EntropyOptions`) and each
+    registered model's ``flags``."""
+    from dataclasses import fields
+
+    from eamp.models import MODELS
+    from eamp.nn import EntropyOptions
+
+    flags = {f"--{f.name.replace('_', '-')}": (f.name, f.type, f"entropic models: "
+                                                f"{f.metadata['help']}")
+             for f in fields(EntropyOptions) if f.type in ("float", "str")}
+    for spec in MODELS.values():
+        for flag, (option, text) in spec.flags.items():
+            kind = "float" if isinstance(spec.options()[option], float) else "str"
+            flags[flag] = (option, kind, f"{spec.name}: {text}")
+    return [(flag, option, float if kind == "float" else str, text)
+            for flag, (option, kind, text) in flags.items()]
 
 
 def _positive_int(text: str) -> int:
@@ -101,7 +106,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
         parser.add_argument("--dropout", type=_non_negative_float, help="dropout rate")
         parser.add_argument("--no-detach", action="store_true",
                             help="entropic models: back-propagate through the entropy step")
-        for flag, _, kind, text in MODEL_FLAGS:
+        for flag, _, kind, text in model_flags():
             parser.add_argument(flag, type=kind, help=text)
     parser.add_argument("--option", type=_option, action="append", default=[],
                         metavar="KEY=VALUE", help="any other model option (repeatable)")
@@ -110,7 +115,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
 def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
     """A :class:`~eamp.train.TrainConfig` from parsed arguments over ``base`` settings
     (e.g. a tuned ``best.json``); flags given on the command line win."""
-    from eamp.models import get_model_spec
     from eamp.train import TrainConfig
 
     settings = dict(base or {})
@@ -121,38 +125,21 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             settings[key] = value
         if settings.get(key) is None:
             raise UsageError(f"--{key} is required (or --config with a {key})")
-    for key, default in (("hidden", 256), ("seed", 0), ("split", "public"),
-                         ("split_index", "0"), ("data_dir", None)):
-        value = getattr(args, key)
-        settings[key] = value if value is not None else settings.get(key, default)
-    spec = get_model_spec(settings["model"])
-    for flag, name, _, _ in MODEL_FLAGS:
+    for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
+                "dropout", "epochs", "patience"):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    for flag, name, _, _ in model_flags():
         value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is not None:
             options[name] = value
     if getattr(args, "no_detach", False):
         options["detach"] = False
     options.update(dict(args.option))
-    allowed = spec.options()
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise UsageError(f"{spec.name} does not take {', '.join(unknown)}; its options are "
-                         f"{', '.join(allowed) or 'none'}")
-    split_index = settings["split_index"]
-    if split_index != "all":
-        try:
-            split_index = int(split_index)
-        except ValueError:
-            raise UsageError(f"--split-index: expected an integer or 'all', "
-                             f"got {split_index!r}") from None
-    for key in ("lr", "weight_decay", "dropout", "epochs", "patience"):
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
     fields = set(TrainConfig.__dataclass_fields__)
     settings = {k: v for k, v in settings.items() if k in fields}
-    settings.update(dataset=str(settings["dataset"]).lower(), split_index=split_index,
-                    normalize_features=bool(args.normalize_features
+    settings.update(normalize_features=bool(args.normalize_features
                                             or settings.get("normalize_features", False)),
                     model_options=options)
     return TrainConfig(**settings)
@@ -167,8 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     base = None
     if args.config:
         base = _read_config(args.config)
-    config = config_from_args(args, base)
-    config.resolved()  # bad values fail here, before any data is loaded
+    config = config_from_args(args, base)  # checked here, before any data is loaded
     result = train(config)
     out = Path(args.out)
     result.to_json(out / "result.json")
@@ -269,7 +255,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eamp.models import model_names
+    from eamp.models import model_names, reproduction_models
 
     parser = Parser(prog="eamp", description="Entropy-Aware Message Passing: train, measure "
                     "and reproduce (Nazari et al., 2023).")
@@ -301,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("oversmoothing", help="Figure 2: energy of untrained deep models "
                        "on the grid")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--models", nargs="+", default=["gcn", "entropic_gcn", "pairnorm_gcn",
-                                                   "g2", "gcnii"], choices=model_names())
+    p.add_argument("--models", nargs="+", default=list(reproduction_models()),
+                   choices=model_names(), help="registry names (default: the reproduction's)")
     p.add_argument("--layers", type=_positive_int, default=1000)
     p.add_argument("--width", type=_positive_int, default=64)
     p.add_argument("--seeds", type=_positive_int, default=5)

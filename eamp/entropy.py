@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+from torch_geometric.index import index2ptr
 from torch_geometric.utils import coalesce, remove_self_loops
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "total_dirichlet_energy",
     "boltzmann_entropy",
     "entropy_gradient",
+    "entropy_of",
+    "gradient_of",
 ]
 
 # Edges per chunk times feature width bounds the memory of the exact energy (about 32 MB of
@@ -99,6 +102,9 @@ class PreparedGraph:
         return adj
 
     def to(self, device: torch.device | str) -> PreparedGraph:
+        """This graph on ``device`` (itself, with its cached adjacencies, if already there)."""
+        if self.edge_index.device == torch.device(device):
+            return self
         return PreparedGraph(
             self.num_nodes, self.edge_index.to(device), self.deg.to(device), self.crow.to(device)
         )
@@ -140,10 +146,8 @@ def prepare_graph(
     flipped = coalesce(edge_index.flip(0), num_nodes=num_nodes, sort_by_row=True)
     edge_index = flipped.flip(0)
     target = edge_index[1]
-    deg = torch.bincount(target, minlength=num_nodes)
-    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
-    crow[1:] = deg.cumsum(0)
-    return PreparedGraph(num_nodes, edge_index, deg, crow)
+    crow = index2ptr(target, num_nodes)
+    return PreparedGraph(num_nodes, edge_index, crow.diff(), crow)
 
 
 def dirichlet_energy(
@@ -174,6 +178,10 @@ def dirichlet_energy(
         Tensor ``[n]``.
     """
     x, graph = _check_inputs(x, edge_index, num_nodes)
+    return _node_energy(x, graph, normalize)
+
+
+def _node_energy(x: Tensor, graph: PreparedGraph, normalize: bool) -> Tensor:
     src, dst = graph.edge_index
     chunk = max(1, _CHUNK_ELEMENTS // max(x.size(1), 1))
     sq = x[:, :0].sum(-1)  # zeros that stay attached to x's autograd graph
@@ -231,8 +239,15 @@ def boltzmann_entropy(
         Tensor ``[]``.
     """
     t = _check_temperature(temperature)
-    energy = dirichlet_energy(x, edge_index, normalize=normalize, num_nodes=num_nodes)
-    ratio = energy / t
+    x, graph = _check_inputs(x, edge_index, num_nodes)
+    return entropy_of(x, graph, t, normalize)
+
+
+def entropy_of(x: Tensor, graph: PreparedGraph, temperature: float | Tensor,
+               normalize: bool) -> Tensor:
+    """:func:`boltzmann_entropy` without its checks, for callers whose inputs were checked
+    where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`)."""
+    ratio = _node_energy(x, graph, normalize) / temperature
     p = torch.exp(-ratio)
     return torch.where(p > 0, p * ratio, torch.zeros_like(ratio)).sum()
 
@@ -274,6 +289,13 @@ def entropy_gradient(
     """
     t = _check_temperature(temperature)
     x, graph = _check_inputs(x, edge_index, num_nodes)
+    return gradient_of(x, graph, t, normalize)
+
+
+def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: bool) -> Tensor:
+    """:func:`entropy_gradient` without its checks, for callers whose inputs were checked
+    where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`). ``graph`` must
+    be on ``x``'s device."""
     if graph.num_edges == 0 or x.size(1) == 0:
         return torch.zeros_like(x)
     # Autograd needs the out-of-place products; without it (the default, detached use) the

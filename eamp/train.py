@@ -10,27 +10,27 @@ import copy
 import json
 import math
 import os
-import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
 import eamp
-from eamp.data import dataset_names, load_dataset, num_splits, split_masks
+from eamp.data import SPLITS, dataset_names, load_dataset, num_splits, split_masks
 from eamp.entropy import prepare_graph, total_dirichlet_energy
+from eamp.io import write_json_atomic
 from eamp.models import build_model, get_model_spec
 from eamp.models.base import DeepGNN
+from eamp.nn.options import real_number
 
 __all__ = ["TrainConfig", "RunResult", "SplitResult", "train", "read_result", "versions",
            "write_json_atomic"]
@@ -76,51 +76,57 @@ class TrainConfig:
     data_dir: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
 
-    def resolved(self) -> TrainConfig:
-        """A copy with the model's default training settings filled in, checked."""
+    def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
-        defaults = spec.defaults
-        config = replace(
-            self,
-            epochs=defaults.epochs if self.epochs is None else self.epochs,
-            patience=defaults.patience if self.patience is None else self.patience,
-            lr=defaults.lr if self.lr is None else self.lr,
-            weight_decay=defaults.weight_decay if self.weight_decay is None else self.weight_decay,
-            dropout=defaults.dropout if self.dropout is None else self.dropout,
-            model_options=dict(self.model_options),
-        )
-        config.check()
-        return config
-
-    def check(self) -> None:
-        def positive_int(name: str, value: Any) -> None:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-
-        positive_int("depth", self.depth)
-        positive_int("hidden", self.hidden)
-        positive_int("epochs", self.epochs)
-        positive_int("patience", self.patience)
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr: expected a learning rate > 0, got {self.lr}")
-        if self.weight_decay is not None and not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay: expected a rate >= 0, got {self.weight_decay}")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout}")
-        if self.split_index != "all" and (not isinstance(self.split_index, int)
-                                          or self.split_index < 0):
-            raise ValueError(f"split_index: expected an integer >= 0 or 'all', "
-                             f"got {self.split_index!r}")
-        # unknown model or bad model options -> ValueError now, before any data is loaded
-        build_model(self.model, 1, 2, self.depth, hidden_channels=1, dropout=self.dropout,
-                    **self.model_options)
         if self.dataset.lower() not in dataset_names():
             raise ValueError(f"dataset: unknown name {self.dataset!r}; choose one of "
                              f"{', '.join(dataset_names())}")
+        for name in ("depth", "hidden", "epochs", "patience"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed: expected an integer, got {self.seed!r}")
+        checked: dict[str, Any] = {
+            "dataset": self.dataset.lower(),
+            "split_index": _split_index(self.split_index),
+            "model_options": spec.check_options(self.model_options),
+        }
+        if self.lr is not None:
+            checked["lr"] = real_number("lr", self.lr, low=0.0, allow_low=False)
+        if self.weight_decay is not None:
+            checked["weight_decay"] = real_number("weight_decay", self.weight_decay, low=0.0)
+        if self.dropout is not None:
+            checked["dropout"] = real_number("dropout", self.dropout, low=0.0)
+            if checked["dropout"] >= 1:
+                raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split: expected one of {SPLITS}, got {self.split!r}")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def resolved(self) -> TrainConfig:
+        """This config with the model's default training settings in place of ``None``."""
+        defaults = get_model_spec(self.model).defaults
+        missing = {name: getattr(defaults, name)
+                   for name in ("epochs", "patience", "lr", "weight_decay", "dropout")
+                   if getattr(self, name) is None}
+        return replace(self, **missing) if missing else self
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _split_index(value: Any) -> int | str:
+    """``"all"``, or a split number given as an integer or its digits."""
+    if value == "all":
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError(f"split_index: expected an integer >= 0 or 'all', got {value!r}")
 
 
 @dataclass
@@ -134,6 +140,7 @@ class SplitResult:
     val_curve: list[float]
     layer_energy: list[float]
     epoch_times: list[float]
+    num_parameters: int
 
 
 @dataclass
@@ -164,22 +171,6 @@ class RunResult:
         write_json_atomic(path, self.to_dict())
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Writes JSON to ``path`` through a temporary file and a rename, so a reader never sees
-    half a file and an interrupted run leaves no result behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_result(path: str | os.PathLike) -> dict[str, Any]:
     """Reads a ``result.json``; raises ``ValueError`` if it is not one."""
     with open(path) as handle:
@@ -197,12 +188,6 @@ def versions() -> dict[str, str]:
     return {"eamp": eamp.__version__, "torch": torch.__version__,
             "torch_geometric": torch_geometric.__version__,
             "python": sys.version.split()[0]}
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def accuracy(logits: Tensor, y: Tensor, mask: Tensor) -> float:
@@ -262,15 +247,11 @@ def train(
         test_acc=float(np.mean([s.test_acc for s in splits])),
         layer_energy=layer_energy,
         epoch_time_s=statistics.median(epoch_times) if epoch_times else 0.0,
-        splits=[{k: v for k, v in asdict(s).items() if k != "epoch_times"} for s in splits],
+        splits=[{k: v for k, v in asdict(s).items() if k not in ("epoch_times", "num_parameters")}
+                for s in splits],
         versions=versions(),
-        num_parameters=_count_parameters(config, data),
+        num_parameters=splits[0].num_parameters,
     )
-
-
-def _count_parameters(config: TrainConfig, data: Data) -> int:
-    model = _build(config, data)
-    return sum(p.numel() for p in model.parameters())
 
 
 def _build(config: TrainConfig, data: Data) -> DeepGNN:
@@ -351,6 +332,7 @@ def _train_split(
         val_curve=val_curve,
         layer_energy=layer_energies(model, data),
         epoch_times=epoch_times,
+        num_parameters=sum(p.numel() for p in model.parameters()),
     )
 
 

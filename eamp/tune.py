@@ -27,80 +27,22 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from eamp.data import load_dataset, num_splits
-from eamp.train import TrainConfig, train, write_json_atomic
+from eamp.io import write_json_atomic
+from eamp.models import get_model_spec
+from eamp.train import TrainConfig, train
 
-__all__ = ["SEARCH_SPACES", "TuneConfig", "tune", "make_storage", "suggest", "best_config"]
+__all__ = ["TuneConfig", "tune", "make_storage", "suggest", "best_config"]
 
 HEARTBEAT_INTERVAL = 5
 # seconds of silence after which a database trial counts as dead (env override for tests)
 GRACE_PERIOD = int(os.environ.get("EAMP_TUNE_GRACE_PERIOD", "20"))
 
 
-@dataclass(frozen=True)
-class Param:
-    """One searched hyper-parameter: a float range (``log`` for a log scale), an int range,
-    or categorical ``choices``."""
-
-    name: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple | None = None
-    integer: bool = False
-    training: bool = False  # a TrainConfig field rather than a model option
-
-
-_TRAINING = (
-    Param("lr", 1e-4, 5e-2, log=True, training=True),
-    Param("weight_decay", 1e-6, 1e-2, log=True, training=True),
-    Param("dropout", 0.0, 0.8, training=True),
-)
-
-# The search space of every model, in one place.
-SEARCH_SPACES: dict[str, tuple[Param, ...]] = {
-    "gcn": _TRAINING,
-    "entropic_gcn": _TRAINING + (
-        Param("entropy_weight", 1e-2, 10.0, log=True),
-        Param("temperature", 1e-2, 100.0, log=True),
-        Param("detach", choices=(True, False)),
-        Param("schedule", choices=("constant", "adaptive")),
-        Param("schedule_gain", 0.0, 5.0),
-    ),
-    "pairnorm_gcn": _TRAINING + (
-        Param("mode", choices=("PN", "PN-SI", "PN-SCS")),
-        Param("scale", 0.1, 100.0, log=True),
-    ),
-    "g2": _TRAINING + (
-        Param("p", 1.0, 5.0),
-        Param("input_dropout", 0.0, 0.8),
-    ),
-    "gcnii": _TRAINING + (
-        Param("alpha", 0.05, 0.5),
-        Param("theta", 0.1, 1.5),
-    ),
-    "grand": _TRAINING + (
-        Param("input_dropout", 0.0, 0.8),
-        Param("time", 1.0, 30.0),
-        Param("variant", choices=("l", "nl")),
-    ),
-    "entropic_grand": _TRAINING + (
-        Param("input_dropout", 0.0, 0.8),
-        Param("time", 1.0, 30.0),
-        Param("variant", choices=("l", "nl")),
-        Param("entropy_weight", 0.1, 100.0, log=True),
-        Param("temperature", 1e-2, 100.0, log=True),
-        Param("detach", choices=(True, False)),
-    ),
-}
-
-
 def suggest(trial: Trial, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Samples ``model``'s space: (training settings, model options)."""
-    if model not in SEARCH_SPACES:
-        raise ValueError(f"model: no search space for {model!r}; spaces exist for "
-                         f"{', '.join(SEARCH_SPACES)}")
+    """Samples ``model``'s search space (:attr:`~eamp.models.ModelSpec.search_space`):
+    (training settings, model options)."""
     training, options = {}, {}
-    for p in SEARCH_SPACES[model]:
+    for p in get_model_spec(model).search_space:
         if p.choices is not None:
             value = trial.suggest_categorical(p.name, list(p.choices))
         elif p.integer:
@@ -176,7 +118,7 @@ def _fail_orphans(study: optuna.Study) -> None:
             continue
         pid = trial.user_attrs.get("pid")
         if pid is not None and not _alive(int(pid)):
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL)
 
 
 def _alive(pid: int) -> bool:
@@ -239,13 +181,10 @@ def _worker(config: TuneConfig, url: str, trials: int) -> None:
 
 
 def tune(config: TuneConfig, out: Path) -> Path:
-    """Adds ``config.trials`` trials to the study, then writes ``out/best.json`` and
-    ``out/tuning.png``. Returns the path of ``best.json``."""
+    """Adds ``config.trials`` trials to the study, then writes ``out/best.json``,
+    ``out/tuning.png`` and ``out/importance.png``. Returns the path of ``best.json``."""
     if config.trials < 1 or config.workers < 1 or config.seeds < 1:
         raise ValueError("trials, workers, seeds: expected integers >= 1")
-    if config.base.model not in SEARCH_SPACES:
-        raise ValueError(f"model: no search space for {config.base.model!r}")
-    config.base.resolved()
     out.mkdir(parents=True, exist_ok=True)
     url = _storage_url(config.storage, out)
     _open_study(config, url)  # create it once, before the workers race to
@@ -279,37 +218,31 @@ def write_outputs(study: optuna.Study, config: TuneConfig, out: Path) -> Path:
     path = out / "best.json"
     if complete:
         write_json_atomic(path, best_config(study))
-    _plot(study, out / "tuning.png")
+    _plot(study, out)
     return path
 
 
-def _plot(study: optuna.Study, path: Path) -> None:
-    from eamp.experiments.report import _pyplot
+def _plot(study: optuna.Study, out: Path) -> None:
+    """Optuna's optimisation history (``tuning.png``) and, from two complete trials on, its
+    hyper-parameter importances (``importance.png``, fANOVA)."""
+    from optuna.visualization import matplotlib as optuna_plots
 
-    plt = _pyplot()
-    trials = study.get_trials(states=(TrialState.COMPLETE,))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    if trials:
-        numbers = [t.number for t in trials]
-        values = [t.value for t in trials]
-        best = [max(values[: i + 1]) for i in range(len(values))]
-        left.scatter(numbers, values, s=12, label="trial")
-        left.step(numbers, best, where="post", color="C3", label="best so far")
-        left.legend(fontsize=8)
-    left.set_xlabel("trial")
-    left.set_ylabel("validation accuracy")
-    left.set_title(f"{study.study_name}: validation accuracy over trials", fontsize=10)
-    try:
-        importance = optuna.importance.get_param_importances(study) if len(trials) > 1 else {}
-    except (RuntimeError, ValueError):
-        importance = {}
-    names = list(importance)[::-1]
-    right.barh(names, [importance[n] for n in names])
-    right.set_xlabel("importance (Optuna fANOVA)")
-    right.set_title("hyper-parameter importance", fontsize=10)
-    if not names:
-        right.text(0.5, 0.5, "needs two or more complete trials", ha="center",
-                   transform=right.transAxes)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from eamp.experiments.report import pyplot
+
+    plt = pyplot()
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        plots = {"tuning.png": lambda: optuna_plots.plot_optimization_history(
+            study, target_name="validation accuracy")}
+        if len(complete) > 1:
+            plots["importance.png"] = lambda: optuna_plots.plot_param_importances(study)
+        for name, plot in plots.items():
+            try:
+                figure = plot().figure
+            except (RuntimeError, ValueError):
+                continue  # importances need trials whose values differ
+            figure.set_size_inches(7, 4.5)
+            figure.tight_layout()
+            figure.savefig(out / name, dpi=110)
+            plt.close(figure)

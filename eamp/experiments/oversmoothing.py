@@ -7,33 +7,25 @@ For the diffusion models (``grand``, ``entropic_grand``) "layer" k is integratio
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from eamp.data import grid_graph
 from eamp.entropy import prepare_graph, total_dirichlet_energy
-from eamp.models import build_model
+from eamp.models import build_model, get_model_spec, reproduction_models
 
-__all__ = ["OversmoothingConfig", "oversmoothing_rows", "run_oversmoothing",
-           "PAPER_GRID_OPTIONS", "ENERGY_COLUMNS"]
+__all__ = ["OversmoothingConfig", "oversmoothing_rows", "run_oversmoothing", "ENERGY_COLUMNS"]
 
-# The paper's entropic setting for the grid (Figure 2): lambda = 1, T = 10. The diffusion
-# models integrate with Euler steps of 1, so that layer k is time k.
-PAPER_GRID_OPTIONS: dict[str, dict] = {
-    "entropic_gcn": {"entropy_weight": 1.0, "temperature": 10.0},
-    "grand": {"method": "euler", "step_size": 1.0},
-    "entropic_grand": {"method": "euler", "step_size": 1.0},
-}
 ENERGY_COLUMNS = ("model", "seed", "layer", "energy")
 
 
 @dataclass(frozen=True)
 class OversmoothingConfig:
     """Args:
-        models (tuple of str): registry names.
+        models (tuple of str): registry names, each built with its registry entry's
+            ``grid_options``. (default: the models of ``eamp reproduce``)
         layers (int): depth of each network. (default: ``1000``)
         width (int): feature and hidden width. (default: ``64``)
         seeds (int): random initialisations (grid features and weights). (default: ``5``)
@@ -43,7 +35,7 @@ class OversmoothingConfig:
         height, grid_width (int): the grid. (default: ``10 x 10``)
     """
 
-    models: tuple[str, ...] = ("gcn", "entropic_gcn", "pairnorm_gcn", "g2", "gcnii")
+    models: tuple[str, ...] = field(default_factory=reproduction_models)
     layers: int = 1000
     width: int = 64
     seeds: int = 5
@@ -74,7 +66,7 @@ def _rows(config: OversmoothingConfig) -> list[dict]:
             torch.manual_seed(seed)
             model = build_model(name, config.width, config.width, config.layers,
                                 hidden_channels=config.width, dropout=0.0,
-                                **PAPER_GRID_OPTIONS.get(name, {}))
+                                **get_model_spec(name).grid_options)
             model.eval()
             _, hidden = model(data.x, data.edge_index, return_hidden=True)
             for layer, h in enumerate(hidden):
@@ -88,16 +80,11 @@ def _rows(config: OversmoothingConfig) -> list[dict]:
 
 def run_oversmoothing(config: OversmoothingConfig, out: Path) -> list[Path]:
     """Writes ``out/oversmoothing.csv`` and ``out/oversmoothing.png``."""
-    from eamp.experiments.report import plot_oversmoothing, write_csv
+    from eamp.experiments.report import plot_oversmoothing
+    from eamp.io import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
     rows = oversmoothing_rows(config)
     csv_path = write_csv(out / "oversmoothing.csv", rows, ENERGY_COLUMNS)
     png_path = plot_oversmoothing(rows, out / "oversmoothing.png", normalize=config.normalize)
     return [csv_path, png_path]
-
-
-def read_oversmoothing(path: Path) -> list[dict]:
-    with open(path) as handle:
-        return [{"model": r["model"], "seed": int(r["seed"]), "layer": int(r["layer"]),
-                 "energy": float(r["energy"])} for r in csv.DictReader(handle)]

@@ -3,7 +3,6 @@ its CSV."""
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -11,33 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
+from eamp.io import read_csv, write_csv
+from eamp.models import MODELS
+
 __all__ = ["write_csv", "read_csv", "group_energies", "plot_oversmoothing",
-           "plot_layer_energy", "markdown_table"]
+           "plot_layer_energy", "markdown_table", "label", "color", "pyplot"]
 
-COLORS = {"gcn": "#d62728", "entropic_gcn": "#1f77b4", "pairnorm_gcn": "#2ca02c",
-          "g2": "#9467bd", "gcnii": "#ff7f0e"}
-LABELS = {"gcn": "GCN", "entropic_gcn": "entropic GCN", "pairnorm_gcn": "PairNorm GCN",
-          "g2": "G2", "gcnii": "GCNII"}
-
-
-def write_csv(path: Path, rows: Iterable[dict], columns: Sequence[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    tmp.replace(path)
-    return path
+def label(model: str) -> str:
+    """The model's name in figures and reports (its registry ``label``)."""
+    spec = MODELS.get(model)
+    return spec.label if spec is not None else model
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+def color(model: str) -> str | None:
+    spec = MODELS.get(model)
+    return spec.color if spec is not None else None
 
 
-def _pyplot():  # noqa: ANN202
+def pyplot():  # noqa: ANN201
+    """matplotlib.pyplot on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,7 +58,7 @@ def _floor(values: np.ndarray, level: float) -> np.ndarray:
 
 def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) -> Path:
     """Log energy against layer: per model the median over seeds and a min-max band."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     level = _zero_level(rows)
     for model, layers in group_energies(rows).items():
@@ -76,9 +67,8 @@ def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) 
         median = _floor(np.array([np.median(v) for v in values]), level)
         low = _floor(np.array([v.min() for v in values]), level)
         high = _floor(np.array([v.max() for v in values]), level)
-        color = COLORS.get(model)
-        ax.plot(xs, median, label=LABELS.get(model, model), color=color, lw=1.6)
-        ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
+        ax.plot(xs, median, label=label(model), color=color(model), lw=1.6)
+        ax.fill_between(xs, low, high, color=color(model), alpha=0.2, lw=0)
     ax.set_yscale("log")
     ax.set_ylim(bottom=level / 2)
     ax.set_xlabel("layer")
@@ -100,14 +90,14 @@ def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) 
 
 def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
     """Energy of each layer's output of trained models, one line per model."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     level = _zero_level(rows)
     for model, layers in group_energies(rows).items():
         xs = np.array(sorted(layers))
         ys = _floor(np.array([np.mean(layers[x]) for x in xs]), level)
-        ax.plot(xs, ys, marker=".", ms=3, label=LABELS.get(model, model),
-                color=COLORS.get(model), lw=1.4)
+        ax.plot(xs, ys, marker=".", ms=3, label=label(model),
+                color=color(model), lw=1.4)
     ax.set_yscale("log")
     ax.set_xlabel("layer (0 = input features)")
     ax.set_ylabel("Dirichlet energy E")

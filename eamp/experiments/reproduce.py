@@ -12,14 +12,12 @@ import multiprocessing
 import os
 import sys
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from eamp.data import DatasetUnavailable, load_dataset
 from eamp.experiments.depth import (
-    PAPER_DEPTHS,
     TABLE1_COLUMNS,
     RunSpec,
     layer_energy_rows,
@@ -27,61 +25,13 @@ from eamp.experiments.depth import (
     table1_rows,
 )
 from eamp.experiments.oversmoothing import ENERGY_COLUMNS, OversmoothingConfig, oversmoothing_rows
-from eamp.experiments.report import plot_layer_energy, plot_oversmoothing, write_csv
+from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
+from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
+from eamp.io import read_csv, write_csv
+from eamp.models import reproduction_models
 from eamp.train import read_result, train, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
-
-MODELS = ("gcn", "entropic_gcn", "g2", "pairnorm_gcn", "gcnii")
-DATASETS = ("cora", "citeseer")
-
-
-@dataclass(frozen=True)
-class ReproduceConfig:
-    """Args:
-        quick (bool): depths 4 and 16, width 64, one seed, at most 30 epochs, a 200-layer
-            grid with 2 seeds; Figure 3 from the depth-16 models. (default: ``False``)
-        seeds (int, optional): seeds of the standard protocol. (default: 10, quick 1)
-        workers (int): training processes in parallel. (default: ``1``)
-        protocol (str): ``"paper"``, ``"standard"`` or ``"both"``. (default: ``"both"``)
-        force (bool): redo finished runs. (default: ``False``)
-        data_dir (str, optional): the data root.
-        tuned (str, optional): a folder of ``eamp tune`` outputs; adds the ``tuned``
-            protocol with each (dataset, model)'s ``best.json``.
-    """
-
-    quick: bool = False
-    seeds: int | None = None
-    workers: int = 1
-    protocol: str = "both"
-    force: bool = False
-    data_dir: str | None = None
-    tuned: str | None = None
-
-
-@dataclass(frozen=True)
-class Plan:
-    depths: tuple[int, ...]
-    hidden: int
-    seeds: int
-    epochs: int | None
-    grid_layers: int
-    grid_seeds: int
-    figure3_depth: int
-    protocols: tuple[str, ...]
-
-    @classmethod
-    def of(cls, config: ReproduceConfig) -> Plan:
-        if config.protocol not in ("paper", "standard", "both"):
-            raise ValueError(f"protocol: expected paper, standard or both, got "
-                             f"{config.protocol!r}")
-        protocols = ("paper", "standard") if config.protocol == "both" else (config.protocol,)
-        if config.tuned:
-            protocols += ("tuned",)
-        if config.quick:
-            return cls((4, 16), 64, config.seeds or 1, 30, 200, 2, 16, protocols)
-        return cls(PAPER_DEPTHS, 256, config.seeds or 10, None, 1000, 5, 64, protocols)
-
 
 def reproduce(config: ReproduceConfig, out: Path) -> Path:
     """Runs what is not done yet and writes every figure, table and ``report.md``."""
@@ -93,8 +43,6 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     grid_csv = out / "oversmoothing.csv"
     if config.force or not grid_csv.exists():
         write_csv(grid_csv, oversmoothing_rows(grid), ENERGY_COLUMNS)
-    from eamp.experiments.report import read_csv
-
     grid_rows = read_csv(grid_csv)
     plot_oversmoothing(grid_rows, out / "oversmoothing.png")
     _log(f"figure 2: {len(grid_rows)} energies of {grid.layers}-layer grid models")
@@ -109,7 +57,7 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
             _log(f"skipping {dataset}: {error}")
 
     tuned = _read_tuned(Path(config.tuned)) if config.tuned else None
-    runs = plan_runs(datasets=tuple(available), models=MODELS, depths=plan.depths,
+    runs = plan_runs(datasets=tuple(available), models=reproduction_models(), depths=plan.depths,
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned)
     trained = _run_all(runs, out, workers=config.workers, force=config.force)
@@ -127,10 +75,10 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
                           f"on Cora ({figure3_protocol} protocol)")
     from eamp.experiments.writeup import write_report
 
-    report = write_report(out, plan=plan, config=config, grid_rows=grid_rows, table=table,
-                          energy_rows=energy_rows, skipped=skipped, trained=trained,
-                          total_runs=len(runs), wall=time.perf_counter() - started,
-                          versions=versions(), figure3_protocol=figure3_protocol)
+    report = write_report(out, Reproduction(
+        plan=plan, config=config, grid_rows=grid_rows, table=table, energy_rows=energy_rows,
+        figure3_protocol=figure3_protocol, trained=trained, total_runs=len(runs),
+        wall=time.perf_counter() - started, versions=versions(), skipped=skipped))
     _log(f"{trained} runs trained, {len(runs) - trained} already done; report: {report}")
     return report
 

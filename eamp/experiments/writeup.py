@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eamp.experiments.depth import PAPER_ENTROPIC, PAPER_PROTOCOL
-from eamp.experiments.report import LABELS, group_energies, markdown_table
+from eamp.experiments.depth import PAPER_PROTOCOL
+from eamp.experiments.plan import Reproduction
+from eamp.experiments.report import group_energies, label, markdown_table
+from eamp.io import write_text_atomic
+from eamp.models import MODELS, ModelSpec
 
 __all__ = ["write_report"]
+
+
+def _paper_specs() -> list[ModelSpec]:
+    return [spec for spec in MODELS.values() if spec.in_paper]
+
+
+def _options(options: Mapping[str, Any]) -> str:
+    """Model options as the report writes them (lambda and T by their symbols)."""
+    names = {"entropy_weight": "lambda", "temperature": "T"}
+    return ", ".join(f"{names.get(k, k)} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                     for k, v in options.items())
 
 
 def _median_curves(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -38,7 +53,7 @@ def _figure2(grid_rows: list[dict]) -> tuple[list[str], dict[str, float]]:
             verdict = "stays within a factor 100"
         else:
             verdict = "grows by more than 100x"
-        lines.append(f"| {LABELS.get(model, model)} | {first:.3g} | {last:.3g} | "
+        lines.append(f"| {label(model)} | {first:.3g} | {last:.3g} | "
                      f"{ratio:.2g} | {verdict} |")
     return lines, ratios
 
@@ -52,7 +67,7 @@ def _pivot(table: list[dict], protocol: str, dataset: str, depths: tuple[int, ..
     spread = "best_val_acc_std" if protocol == "paper" else "test_acc_std"
     out = []
     for model, cells in by_model.items():
-        line = {"model": LABELS.get(model, model)}
+        line = {"model": label(model)}
         for depth in depths:
             row = cells.get(depth)
             if row is None:
@@ -80,28 +95,30 @@ def _agreement(table: list[dict]) -> list[str]:
         by_model: dict[str, list[float]] = defaultdict(list)
         for row in rows:
             by_model[row["model"]].append(float(row["ours_minus_paper"]))
-        parts = [f"{LABELS.get(m, m)} {np.mean(d):+.3f} (largest gap {max(d, key=abs):+.3f})"
+        parts = [f"{label(m)} {np.mean(d):+.3f} (largest gap {max(d, key=abs):+.3f})"
                  for m, d in by_model.items()]
         lines.append(f"- `{protocol}` protocol, ours minus the paper's, mean over datasets "
                      f"and depths: " + "; ".join(parts) + ".")
     return lines
 
 
-def _entropic_vs_gcn(table: list[dict]) -> list[str]:
+def _entropic_vs_base(table: list[dict]) -> list[str]:
     lines = []
     for protocol in ("paper", "standard"):
         metric = "best_val_acc_mean" if protocol == "paper" else "test_acc_mean"
         index = {(r["dataset"], r["model"], int(r["depth"])): float(r[metric])
                  for r in table if r["protocol"] == protocol}
-        comparisons = []
+        pairs = {name: spec.entropic_of for name, spec in MODELS.items() if spec.entropic_of}
+        comparisons: dict[tuple[str, str], list[str]] = defaultdict(list)
         for (dataset, model, depth), value in sorted(index.items()):
-            if model != "entropic_gcn" or (dataset, "gcn", depth) not in index:
+            base = pairs.get(model)
+            if base is None or (dataset, base, depth) not in index:
                 continue
-            gain = value - index[(dataset, "gcn", depth)]
-            comparisons.append(f"{dataset} L={depth}: {gain:+.3f}")
-        if comparisons:
-            lines.append(f"- Entropic GCN minus plain GCN (`{protocol}`): "
-                         + ", ".join(comparisons) + ".")
+            gain = value - index[(dataset, base, depth)]
+            comparisons[(model, base)].append(f"{dataset} L={depth}: {gain:+.3f}")
+        for (model, base), parts in comparisons.items():
+            lines.append(f"- {label(model)} minus {label(base)} (`{protocol}`): "
+                         + ", ".join(parts) + ".")
     return lines
 
 
@@ -112,24 +129,25 @@ def _figure3(energy_rows: list[dict]) -> list[str]:
     for model, curve in curves.items():
         hidden = curve[1:-1] if len(curve) > 2 else curve[1:]
         low = int(np.argmin(hidden)) + 1
-        lines.append(f"| {LABELS.get(model, model)} | {curve[0]:.3g} | {hidden.min():.3g} | "
+        lines.append(f"| {label(model)} | {curve[0]:.3g} | {hidden.min():.3g} | "
                      f"{low} | {curve[-1]:.3g} |")
     return lines
 
 
-def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
-                 table: list[dict], energy_rows: list[dict], skipped: dict[str, str],
-                 trained: int, total_runs: int, wall: float, versions: dict[str, str],
-                 figure3_protocol: str) -> Path:
+def write_report(out: Path, run: Reproduction) -> Path:
+    """Writes ``out/report.md`` from ``run``; returns its path."""
+    plan, config, table = run.plan, run.config, run.table
+    grid_rows, energy_rows, skipped = run.grid_rows, run.energy_rows, run.skipped
+    figure3_protocol = run.figure3_protocol
     fig2_lines, ratios = _figure2(grid_rows)
     kind = "quick" if config.quick else "full"
     text = [
         "# Reproducing *Entropy Aware Message Passing in Graph Neural Networks*",
         "",
         f"Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by "
-        f"`eamp reproduce` ({kind} run): {total_runs} training runs, {trained} trained in "
-        f"this invocation, {wall / 60:.1f} min of wall time for this invocation. Versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        f"`eamp reproduce` ({kind} run): {run.total_runs} training runs, {run.trained} trained "
+        f"in this invocation, {run.wall / 60:.1f} min of wall time for this invocation. "
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in run.versions.items()) + ".",
         "",
     ]
     if config.quick:
@@ -141,8 +159,10 @@ def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
         "",
         f"A 10x10 grid (4-neighbour), features uniform in [0, 1], width 64; one untrained "
         f"network of {plan.grid_layers} layers per model and seed ({plan.grid_seeds} seeds), "
-        "energy E after every layer (median line, min-max band). Entropic GCN: lambda = 1, "
-        "T = 10 as in the paper. Data: `oversmoothing.csv`.",
+        "energy E after every layer (median line, min-max band). "
+        + "".join(f"{spec.label}: {_options(spec.grid_options)} as in the paper. "
+                  for spec in _paper_specs() if spec.grid_options)
+        + "Data: `oversmoothing.csv`.",
         "",
         "![Figure 2](oversmoothing.png)",
         "",
@@ -151,14 +171,19 @@ def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
         "The paper: GCN falls exponentially, entropic GCN, PairNorm and G2 stay roughly "
         "constant up to 1000 layers.",
     ]
-    gcn_ok = ratios.get("gcn", 1) < 1e-3
-    others = [m for m in ("entropic_gcn", "pairnorm_gcn", "g2") if m in ratios]
+    # the paper's comparison: its base models should collapse, its remedies should not
+    bases = {spec.entropic_of for spec in _paper_specs() if spec.entropic_of}
+    collapsed = [m for m in bases if ratios.get(m, 1) < 1e-3]
+    others = [spec.name for spec in _paper_specs() if spec.name not in bases
+              and spec.name in ratios]
     flat = [m for m in others if 1e-2 <= ratios[m] <= 1e2]
     text += [
-        f"**Reading:** GCN {'does' if gcn_ok else 'does not'} collapse; "
-        f"{len(flat)} of {len(others)} remedies ({', '.join(LABELS[m] for m in flat) or 'none'}) "
+        f"**Reading:** {', '.join(label(m) for m in sorted(bases))} "
+        f"{'does' if len(collapsed) == len(bases) else 'does not'} collapse; "
+        f"{len(flat)} of {len(others)} remedies ({', '.join(label(m) for m in flat) or 'none'}) "
         "stay within a factor 100 of their first layer"
-        + ("; this agrees with the paper." if gcn_ok and len(flat) == len(others) else
+        + ("; this agrees with the paper." if len(collapsed) == len(bases)
+           and len(flat) == len(others) else
            "; where this differs from the paper, see the table above."),
         "",
         "## Table 1: accuracy against depth",
@@ -176,10 +201,11 @@ def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
         text.append("- `tuned`: as `standard`, with the settings of `eamp tune`'s best.json.")
     text += [
         "",
-        f"Width {plan.hidden}; public Planetoid split; entropic GCN with the paper's choice, "
-        + "; ".join(f"lambda = {v['entropy_weight']:g}, T = {v['temperature']:g} on {k}"
-                    for k, v in PAPER_ENTROPIC.items())
-        + ". Cells: ours (the paper's, which are best validation accuracies under its own "
+        f"Width {plan.hidden}; public Planetoid split; "
+        + "".join(f"{spec.label} with the paper's choice, "
+                  + "; ".join(f"{_options(v)} on {k}" for k, v in spec.paper_options.items())
+                  + ". " for spec in MODELS.values() if spec.paper_options)
+        + "Cells: ours (the paper's, which are best validation accuracies under its own "
         "protocol; it reports no test accuracy). Data: `table1.csv`.",
         "",
     ]
@@ -190,7 +216,7 @@ def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
                      _pivot(table, protocol, dataset, plan.depths), ""]
     if not table:
         text += ["No dataset was available, so Table 1 and Figure 3 were skipped.", ""]
-    text += ["**Reading:**", "", *_agreement(table), *_entropic_vs_gcn(table), "",
+    text += ["**Reading:**", "", *_agreement(table), *_entropic_vs_base(table), "",
              "The paper's claims: entropic GCN degrades more slowly than plain GCN with depth "
              "(Cora L=64: .35 vs .18) but is not competitive with PairNorm at depth; G2 sits "
              "near .55 at every depth (the authors put a ReLU on G2's logits, which our G2 "
@@ -216,6 +242,4 @@ def write_report(out: Path, *, plan: Any, config: Any, grid_rows: list[dict],
         text += [f"- {name}: {reason}" for name, reason in skipped.items()]
         text += ["", "Put the raw files where the message says (or pass `--data-dir`) and "
                  "run the same command again: finished runs are kept.", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(text) + "\n")
-    return path
+    return write_text_atomic(out / "report.md", "\n".join(text) + "\n")

@@ -9,13 +9,17 @@ from eamp.models.pairnorm import PairNormGCN
 from eamp.models.registry import (
     MODELS,
     ModelSpec,
+    Param,
     TrainDefaults,
     build_model,
     get_model_spec,
     model_names,
+    register_model,
+    reproduction_models,
 )
 
 __all__ = [
     "DeepGNN", "GCN", "EntropicGCN", "PairNormGCN", "G2", "GCNII", "GRAND", "EntropicGRAND",
-    "MODELS", "ModelSpec", "TrainDefaults", "build_model", "get_model_spec", "model_names",
+    "MODELS", "ModelSpec", "Param", "TrainDefaults", "build_model", "get_model_spec",
+    "model_names", "register_model", "reproduction_models",
 ]

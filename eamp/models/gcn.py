@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import ModuleList
+from torch.nn import Module, ModuleList
 from torch_geometric.nn import GCNConv
 
-from eamp.entropy import boltzmann_entropy
+from eamp.entropy import PreparedGraph
 from eamp.models.base import DeepGNN, normalized_adjacency
-from eamp.nn.entropic_conv import EntropicConv, GraphCache, check_entropy_arguments
+from eamp.nn.entropic_conv import EntropicConv, GraphCache
+from eamp.nn.options import EntropyOptions
 
 __all__ = ["GCN", "EntropicGCN"]
 
@@ -24,6 +27,10 @@ class GCN(DeepGNN):
 
     ``depth`` GCN layers, ``in -> hidden -> ... -> hidden -> out``, dropout before each, no
     activation after the last.
+
+    A template for GCN variants: a subclass changes what a layer is (:meth:`make_layer`),
+    what follows it (:meth:`activate`), or how it is called (:meth:`layer_step`, with the
+    per-pass state of :meth:`forward_state`); the loop itself stays here.
 
     Args:
         in_channels (int): input features.
@@ -52,7 +59,8 @@ class GCN(DeepGNN):
         )
         self.reset_parameters()
 
-    def make_layer(self, index: int, conv: GCNConv) -> GCNConv | EntropicConv:
+    def make_layer(self, index: int, conv: GCNConv) -> Module:
+        """Hook: the module that is layer ``index`` (default: ``conv`` itself)."""
         return conv
 
     def reset_parameters(self) -> None:
@@ -61,12 +69,35 @@ class GCN(DeepGNN):
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         adj, weight = normalized_adjacency(edge_index, x.size(0))
+        state = self.forward_state(x, edge_index)
         hidden = [x]
-        for i, conv in enumerate(self.convs):
-            x = conv(F.dropout(x, self.dropout, self.training), adj, weight)
-            x = x if i == self.depth - 1 else F.relu(x)
+        for index, layer in enumerate(self.convs):
+            x = self.layer_step(index, layer, x, adj, weight, state)
             hidden.append(x)
         return x, hidden
+
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> Any:
+        """Hook: what the layers of one forward pass share (default: nothing)."""
+        return None
+
+    def layer_step(self, index: int, layer: Module, x: Tensor, adj: Tensor, weight: Tensor,
+                   state: Any) -> Tensor:
+        """Hook: one layer, dropout before it; :meth:`activate` after all but the last."""
+        x = layer(F.dropout(x, self.dropout, self.training), adj, weight)
+        return x if index == self.depth - 1 else self.activate(index, x)
+
+    def activate(self, index: int, x: Tensor) -> Tensor:
+        """Hook: what follows hidden layer ``index`` (default: ReLU)."""
+        return F.relu(x)
+
+
+@dataclass
+class _EntropyPass:
+    """What the entropic layers of one forward pass share: the entropy's graph and the
+    adaptive schedule's reference entropy, set by the first entropic layer."""
+
+    graph: PreparedGraph
+    reference: Tensor | None = None
 
 
 class EntropicGCN(GCN):
@@ -79,7 +110,9 @@ class EntropicGCN(GCN):
 
     The entropy's graph is prepared once per forward pass and shared by every layer. The
     adaptive schedule's reference :math:`S_0` is the entropy of the first hidden state (the
-    input of the first entropic layer), since the raw features live in another space.
+    input of the first entropic layer, which computes it), since the raw features live in
+    another space. The entropy settings are checked once, into :attr:`entropy`
+    (:class:`~eamp.nn.EntropyOptions`), which every layer shares.
 
     Args:
         in_channels, out_channels, depth, hidden_channels, dropout: as :class:`GCN`.
@@ -106,10 +139,7 @@ class EntropicGCN(GCN):
         schedule_gain: float = 1.0,
         normalize: bool = True,
     ) -> None:
-        # checked here too: a model of depth <= 2 has no entropic layer to check them
-        check_entropy_arguments(entropy_weight, temperature, learn_entropy_weight, gradient_at,
-                                schedule, schedule_gain)
-        self.entropy_options = dict(
+        self.entropy = EntropyOptions(
             entropy_weight=entropy_weight, temperature=temperature,
             learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
             detach=detach, gradient_at=gradient_at, schedule=schedule,
@@ -118,27 +148,20 @@ class EntropicGCN(GCN):
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
         self._graph_cache = GraphCache()
 
-    def make_layer(self, index: int, conv: GCNConv) -> GCNConv | EntropicConv:
+    def make_layer(self, index: int, conv: GCNConv) -> Module:
         if 0 < index < self.depth - 1:
             # dropout inside the wrapper: the entropy sees the clean X^k, the conv a dropped one
-            return EntropicConv(conv, act=F.relu, dropout=self.dropout, **self.entropy_options)
+            return EntropicConv(conv, act=F.relu, dropout=self.dropout, options=self.entropy)
         return conv
 
-    def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        adj, weight = normalized_adjacency(edge_index, x.size(0))
-        graph = self._graph_cache(edge_index, x)
-        hidden = [x]
-        reference = None
-        for i, conv in enumerate(self.convs):
-            if isinstance(conv, EntropicConv):
-                if conv.schedule == "adaptive" and reference is None:
-                    with torch.no_grad():
-                        reference = boltzmann_entropy(
-                            x, graph, conv.temperature, normalize=conv.normalize
-                        )
-                x = conv(x, adj, weight, entropy_graph=graph, reference_entropy=reference)
-            else:
-                x = conv(F.dropout(x, self.dropout, self.training), adj, weight)
-                x = x if i == self.depth - 1 else F.relu(x)
-            hidden.append(x)
-        return x, hidden
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> _EntropyPass:
+        return _EntropyPass(self._graph_cache(edge_index, x))
+
+    def layer_step(self, index: int, layer: Module, x: Tensor, adj: Tensor, weight: Tensor,
+                   state: _EntropyPass) -> Tensor:
+        if not isinstance(layer, EntropicConv):
+            return super().layer_step(index, layer, x, adj, weight, state)
+        if state.reference is None:
+            state.reference = layer.reference_entropy(x, state.graph)
+        return layer(x, adj, weight, entropy_graph=state.graph,
+                     reference_entropy=state.reference)

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear, Module
-from torch_geometric.utils import add_self_loops, coalesce, remove_self_loops
+from torch_geometric.utils import (
+    add_self_loops,
+    remove_self_loops,
+    softmax,
+    to_torch_csr_tensor,
+)
 from torchdiffeq import odeint, odeint_adjoint
 
-from eamp.entropy import PreparedGraph, entropy_gradient
+from eamp.entropy import PreparedGraph, gradient_of
 from eamp.models.base import DeepGNN
-from eamp.nn.entropic_conv import GraphCache, check_entropy_arguments
+from eamp.nn.entropic_conv import GraphCache
+from eamp.nn.options import EntropyOptions
 
 __all__ = ["GRAND", "EntropicGRAND", "AttentionDiffusion", "SOLVERS", "FIXED_STEP"]
 
@@ -33,59 +40,53 @@ class AttentionDiffusion(Module):
         \qquad A(\mathbf{X})_{ij} = \operatorname{softmax}_{j \in \mathcal{N}_i \cup \{i\}}
         \frac{(W_K \mathbf{x}_i)^\top W_Q \mathbf{x}_j}{\sqrt{d_k}}
 
-    Set :meth:`fix_attention` to freeze :math:`A` (GRAND-l); otherwise it is recomputed at
-    every evaluation (GRAND-nl). The attention scores come from a sampled dense-dense product
-    and :math:`A\mathbf{X}` from a CSR product: no ``[E, d]`` tensor.
+    The graph comes with each call, never as state: ``pattern`` (the CSR pattern of
+    :math:`\mathcal{N}_i \cup \{i\}`), ``graph`` (the entropy's, when there is an entropy
+    term) and, for GRAND-l, a fixed ``attention``; bind them with
+    :func:`functools.partial` to get the ``f(t, x)`` an ODE solver takes. The attention scores
+    come from a sampled dense-dense product and :math:`A\mathbf{X}` from a CSR product: no
+    ``[E, d]`` tensor.
+
+    Args:
+        channels (int): width of :math:`\mathbf{X}`.
+        key_channels (int): :math:`d_k`.
+        entropy (EntropyOptions, optional): :math:`\lambda` (``entropy_weight``), :math:`T`,
+            ``detach`` and ``normalize`` of the entropy term; none without one.
     """
 
-    def __init__(self, channels: int, key_channels: int, entropy_weight: float = 0.0,
-                 temperature: float = 1.0, detach: bool = True) -> None:
+    def __init__(self, channels: int, key_channels: int,
+                 entropy: EntropyOptions | None = None) -> None:
         super().__init__()
         self.key = Linear(channels, key_channels, bias=False)
         self.query = Linear(channels, key_channels, bias=False)
-        self.entropy_weight = entropy_weight
-        self.temperature = temperature
-        self.detach = detach
-        self.pattern: Tensor | None = None  # CSR pattern of N_i + {i}, set per forward
-        self.graph: PreparedGraph | None = None  # the entropy's graph
-        self.fixed: Tensor | None = None
-        self.evaluations = 0
+        self.entropy = entropy
 
     def reset_parameters(self) -> None:
         self.key.reset_parameters()
         self.query.reset_parameters()
 
-    def attention(self, x: Tensor) -> Tensor:
-        """The row-stochastic :math:`A(\\mathbf{X})` as a sparse CSR matrix."""
-        assert self.pattern is not None
+    def attention(self, x: Tensor, pattern: Tensor) -> Tensor:
+        r"""The row-stochastic :math:`A(\mathbf{X})` as a sparse CSR matrix on ``pattern``."""
         keys, queries = self.key(x), self.query(x)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             scores = torch.sparse.sampled_addmm(
-                self.pattern.to(x.dtype), keys, queries.t(), beta=0.0,
+                pattern.to(x.dtype), keys, queries.t(), beta=0.0,
                 alpha=1 / math.sqrt(keys.size(-1)))
             crow, col = scores.crow_indices(), scores.col_indices()
-            values = scores.values()
-            rows = torch.repeat_interleave(
-                torch.arange(x.size(0), device=x.device), crow.diff())
-            # softmax over each row's entries (every row has its self-loop)
-            row_max = torch.full((x.size(0),), -torch.inf, dtype=x.dtype, device=x.device)
-            row_max = row_max.scatter_reduce(0, rows, values.detach(), "amax")
-            weights = torch.exp(values - row_max[rows])
-            norm = torch.zeros_like(row_max).index_add(0, rows, weights)
-            return torch.sparse_csr_tensor(crow, col, weights / norm[rows], scores.shape)
+            # every row has its self-loop, so no softmax is over an empty row
+            weights = softmax(scores.values(), ptr=crow)
+            return torch.sparse_csr_tensor(crow, col, weights, scores.shape)
 
-    def fix_attention(self, x: Tensor | None) -> None:
-        self.fixed = None if x is None else self.attention(x)
-
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        self.evaluations += 1
-        attention = self.fixed if self.fixed is not None else self.attention(x)
+    def forward(self, t: Tensor, x: Tensor, *, pattern: Tensor,
+                graph: PreparedGraph | None = None, attention: Tensor | None = None) -> Tensor:
+        attention = attention if attention is not None else self.attention(x, pattern)
         dx = torch.sparse.mm(attention, x, "sum") - x
-        if self.entropy_weight > 0:
-            source = x.detach() if self.detach else x
-            dx = dx + self.entropy_weight * entropy_gradient(source, self.graph,
-                                                             self.temperature)
+        entropy = self.entropy
+        if entropy is not None and entropy.entropy_weight > 0:
+            source = x.detach() if entropy.detach else x
+            dx = dx + entropy.entropy_weight * gradient_of(source, graph, entropy.temperature,
+                                                           entropy.normalize)
         return dx
 
 
@@ -149,51 +150,46 @@ class GRAND(DeepGNN):
         self.method, self.rtol, self.atol = method, float(rtol), float(atol)
         self.adjoint, self.variant = adjoint, variant
         self.encoder = Linear(in_channels, hidden_channels)
-        self.func = AttentionDiffusion(hidden_channels, key_channels or hidden_channels,
-                                       **self.field_options())
+        self.func = self.make_field(hidden_channels, key_channels or hidden_channels)
         self.decoder = Linear(hidden_channels, out_channels)
         self._graph_cache = GraphCache()
-        self._pattern_key: tuple | None = None
+        self._pattern_cache = GraphCache(self._attention_pattern)
         self.reset_parameters()
 
-    def field_options(self) -> dict:
-        return {}
+    def make_field(self, channels: int, key_channels: int) -> AttentionDiffusion:
+        """Hook: the vector field (default: attention diffusion alone)."""
+        return AttentionDiffusion(channels, key_channels)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
         self.func.reset_parameters()
         self.decoder.reset_parameters()
 
-    def _attention_pattern(self, edge_index: Tensor, num_nodes: int) -> Tensor:
-        key = (edge_index.data_ptr(), tuple(edge_index.shape), edge_index._version, num_nodes)
-        if key != self._pattern_key:
-            edges, _ = remove_self_loops(edge_index)
-            edges, _ = add_self_loops(edges, num_nodes=num_nodes)
-            dst, src = coalesce(edges.flip(0), num_nodes=num_nodes)
-            crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=edges.device)
-            crow[1:] = torch.bincount(dst, minlength=num_nodes).cumsum(0)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                self._pattern = torch.sparse_csr_tensor(
-                    crow, src, torch.ones(src.numel()), (num_nodes, num_nodes))
-            self._pattern_key = key
-        return self._pattern
+    @staticmethod
+    def _attention_pattern(edge_index: Tensor, num_nodes: int) -> Tensor:
+        r"""The CSR pattern of :math:`\mathcal{N}_i \cup \{i\}`, rows are targets: node i
+        attends over the sources j of its edges (j, i)."""
+        edges, _ = remove_self_loops(edge_index)
+        edges, _ = add_self_loops(edges, num_nodes=num_nodes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return to_torch_csr_tensor(edges.flip(0), size=num_nodes)
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         hidden = [x]
         h = F.dropout(x, self.input_dropout, self.training)
         h = self.encoder(h)
-        self.func.pattern = self._attention_pattern(edge_index, x.size(0))
-        self.func.graph = self._graph_cache(edge_index, x)
-        self.func.fix_attention(h if self.variant == "l" else None)
+        pattern = self._pattern_cache(edge_index, x)
+        graph = self._graph_cache(edge_index, x) if self.func.entropy is not None else None
+        fixed = self.func.attention(h, pattern) if self.variant == "l" else None
+        field = partial(self.func, pattern=pattern, graph=graph, attention=fixed)
         times = torch.linspace(0, self.time, self.depth + 1, dtype=h.dtype, device=h.device)
         options = {"step_size": self.step_size} if self.method in FIXED_STEP else None
         solve = odeint_adjoint if self.adjoint else odeint
         kwargs = dict(method=self.method, options=options, rtol=self.rtol, atol=self.atol)
         if self.adjoint:
             kwargs["adjoint_params"] = tuple(self.func.parameters())
-        trajectory = solve(self.func, h, times, **kwargs)
-        self.func.fix_attention(None)
+        trajectory = solve(field, h, times, **kwargs)
         hidden.extend(trajectory[1:].unbind(0))
         out = F.dropout(trajectory[-1], self.dropout, self.training)
         return self.decoder(out), hidden
@@ -230,17 +226,16 @@ class EntropicGRAND(GRAND):
                  variant: str = "l", key_channels: int | None = None,
                  entropy_weight: float = 10.0, temperature: float = 1.0,
                  detach: bool = True) -> None:
-        check_entropy_arguments(entropy_weight, temperature)
-        self._field = dict(entropy_weight=float(entropy_weight),
-                           temperature=float(temperature), detach=detach)
+        self.entropy = EntropyOptions(entropy_weight=entropy_weight, temperature=temperature,
+                                      detach=detach)
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout,
                          input_dropout, time, step_size, method, rtol, atol, adjoint, variant,
                          key_channels)
 
-    def field_options(self) -> dict:
-        return self._field
+    def make_field(self, channels: int, key_channels: int) -> AttentionDiffusion:
+        return AttentionDiffusion(channels, key_channels, entropy=self.entropy)
 
     def extra_repr(self) -> str:
-        f = self._field
-        return (f"{super().extra_repr()}, entropy_weight={f['entropy_weight']}, "
-                f"temperature={f['temperature']}, detach={f['detach']}")
+        e = self.entropy
+        return (f"{super().extra_repr()}, entropy_weight={e.entropy_weight}, "
+                f"temperature={e.temperature}, detach={e.detach}")

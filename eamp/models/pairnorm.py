@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, ModuleList
-from torch_geometric.nn import GCNConv, PairNorm
+from torch_geometric.nn import PairNorm
 
-from eamp.models.base import DeepGNN, normalized_adjacency
+from eamp.models.gcn import GCN
+from eamp.nn.options import real_number
 
 __all__ = ["PairNormGCN", "ScaleCenterShift", "PAIRNORM_MODES"]
 
@@ -52,7 +53,7 @@ def make_pairnorm(mode: str, scale: float) -> Module:
     raise ValueError(f"mode: expected one of {PAIRNORM_MODES}, got {mode!r}")
 
 
-class PairNormGCN(DeepGNN):
+class PairNormGCN(GCN):
     r"""A deep GCN with PairNorm after every layer but the last:
 
     .. math::
@@ -75,31 +76,13 @@ class PairNormGCN(DeepGNN):
         mode: str = "PN",
         scale: float = 1.0,
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
-        if not scale > 0:
-            raise ValueError(f"scale: expected a number > 0, got {scale}")
+        self.scale = real_number("scale", scale, low=0.0, allow_low=False)
         self.mode = mode
-        self.scale = float(scale)
-        widths = [in_channels] + [hidden_channels] * (depth - 1) + [out_channels]
-        self.convs = ModuleList(
-            GCNConv(widths[i], widths[i + 1], normalize=False) for i in range(depth)
-        )
+        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
         self.norms = ModuleList(make_pairnorm(mode, self.scale) for _ in range(depth - 1))
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
-
-    def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        adj, weight = normalized_adjacency(edge_index, x.size(0))
-        hidden = [x]
-        for i, conv in enumerate(self.convs):
-            x = conv(F.dropout(x, self.dropout, self.training), adj, weight)
-            if i < self.depth - 1:
-                x = F.relu(self.norms[i](x))
-            hidden.append(x)
-        return x, hidden
+    def activate(self, index: int, x: Tensor) -> Tensor:
+        return F.relu(self.norms[index](x))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mode={self.mode!r}, scale={self.scale}"

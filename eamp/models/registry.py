@@ -1,9 +1,21 @@
-"""Model names -> classes and their documented default training settings."""
+"""Every fact about a model, in one registry entry: its class, training defaults, search space,
+the label and colour of the figures, its place in the paper's comparison and the paper's
+per-dataset settings. The command line, tuning, the reproduction, the figures and the report
+read them from here (the paper's published numbers stay in
+:data:`eamp.experiments.depth.PAPER_TABLE1`).
+
+Adding a model is one file under ``eamp/models/`` and one :func:`register_model` call (or an
+entry in :data:`MODELS` below for a model that ships with eamp).
+"""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import asdict, dataclass
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from eamp.models.base import DeepGNN
@@ -11,10 +23,11 @@ from eamp.models.g2 import G2
 from eamp.models.gcn import GCN, EntropicGCN
 from eamp.models.gcnii import GCNII
 from eamp.models.grand import GRAND, EntropicGRAND
-from eamp.models.pairnorm import PairNormGCN
+from eamp.models.pairnorm import PAIRNORM_MODES, PairNormGCN
+from eamp.nn.options import EntropyOptions, real_number
 
-__all__ = ["TrainDefaults", "ModelSpec", "MODELS", "model_names", "get_model_spec",
-           "build_model"]
+__all__ = ["TrainDefaults", "Param", "ModelSpec", "MODELS", "TRAINING_SPACE", "model_names",
+           "get_model_spec", "build_model", "register_model", "reproduction_models"]
 
 COMMON_ARGS = ("in_channels", "out_channels", "depth", "hidden_channels", "dropout")
 
@@ -29,52 +42,238 @@ class TrainDefaults:
     epochs: int
     patience: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+@dataclass(frozen=True)
+class Param:
+    """One searched hyper-parameter: a float range (``log`` for a log scale), an int range,
+    or categorical ``choices``. ``training`` marks a :class:`~eamp.train.TrainConfig` field
+    (``lr``, ...) rather than a model option."""
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+    integer: bool = False
+    training: bool = False
+
+
+# What every model searches: Adam's learning rate and weight decay, and the dropout rate.
+TRAINING_SPACE = (
+    Param("lr", 1e-4, 5e-2, log=True, training=True),
+    Param("weight_decay", 1e-6, 1e-2, log=True, training=True),
+    Param("dropout", 0.0, 0.8, training=True),
+)
+
+
+def _frozen(mapping: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    return types.MappingProxyType({k: types.MappingProxyType(dict(v))
+                                   for k, v in mapping.items()})
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A registered model.
+
+    Args:
+        name (str): the registry name (lower case).
+        cls (type): a :class:`~eamp.models.DeepGNN` subclass, built as
+            ``cls(in_channels, out_channels, depth, hidden_channels=..., dropout=..., **options)``.
+        defaults (TrainDefaults): documented training settings.
+        summary (str): one line for ``--help``.
+        label (str): its name in figures and reports. (default: ``name``)
+        color (str, optional): its colour in figures.
+        search_space (tuple of Param): what ``eamp tune`` searches.
+        reproduce (bool): part of ``eamp reproduce`` (Figure 2, Table 1, Figure 3).
+        in_paper (bool): one of the models the paper itself compares.
+        entropic_of (str, optional): the model this one adds the entropy step to; reports
+            compare the two.
+        paper_options (mapping): the paper's model options per dataset (e.g. lambda and T),
+            used by the reproduction.
+        grid_options (mapping): model options for the grid of Figure 2.
+        flags (mapping): command-line flags of its own, ``{"--flag": (option, help)}``;
+            every option can also be given as ``--option NAME=VALUE``.
+    """
+
     name: str
     cls: type[DeepGNN]
     defaults: TrainDefaults
     summary: str
+    label: str = ""
+    color: str | None = None
+    search_space: tuple[Param, ...] = TRAINING_SPACE
+    reproduce: bool = False
+    in_paper: bool = False
+    entropic_of: str | None = None
+    paper_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    grid_options: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.lower():
+            raise ValueError(f"name: expected a non-empty lower-case name, got {self.name!r}")
+        if not (isinstance(self.cls, type) and issubclass(self.cls, DeepGNN)):
+            raise ValueError(f"cls: expected a DeepGNN subclass, got {self.cls!r}")
+        object.__setattr__(self, "label", self.label or self.name)
+        object.__setattr__(self, "paper_options", _frozen(self.paper_options))
+        object.__setattr__(self, "grid_options", types.MappingProxyType(dict(self.grid_options)))
+        object.__setattr__(self, "flags", types.MappingProxyType(dict(self.flags)))
+        unknown = ({p.name for p in self.search_space if not p.training}
+                   | {option for option, _ in self.flags.values()}) - set(self.options())
+        if unknown:
+            raise ValueError(f"search_space, flags: {self.name} does not take "
+                             f"{', '.join(sorted(unknown))}")
+
+    @cached_property
+    def _signature(self) -> dict[str, inspect.Parameter]:
+        params = inspect.signature(self.cls.__init__, eval_str=True).parameters
+        return {name: p for name, p in params.items()
+                if name != "self" and name not in COMMON_ARGS}
 
     def options(self) -> dict[str, Any]:
         """The model's own keyword options and their defaults."""
-        params = inspect.signature(self.cls.__init__).parameters
-        return {
-            name: p.default for name, p in params.items()
-            if name != "self" and name not in COMMON_ARGS
-        }
+        return {name: p.default for name, p in self._signature.items()}
+
+    def check_options(self, options: Mapping[str, Any], *, ranges: bool = True
+                      ) -> dict[str, Any]:
+        """``options`` checked without building the model: known names, values of the type
+        the constructor declares (a float option takes any real number, returned as
+        ``float``), and with ``ranges`` the entropy options in range
+        (:class:`~eamp.nn.EntropyOptions`; the constructor checks them too, so
+        :func:`build_model` leaves that to it). Raises ``ValueError`` naming the first bad
+        option."""
+        unknown = sorted(set(options) - set(self._signature))
+        if unknown:
+            raise ValueError(
+                f"options: {self.name} does not take {', '.join(unknown)}; its options are "
+                f"{', '.join(self._signature) or 'none'}"
+            )
+        checked = {name: _typed(name, value, self._signature[name].annotation)
+                   for name, value in options.items()}
+        if ranges and set(checked) & set(EntropyOptions.names()):
+            EntropyOptions.pick({**self.options(), **checked})
+        return checked
 
 
-# The defaults were chosen on Cora's public split at depth 16, width 64, by validation
-# accuracy over a handful of settings (the notes of issue 3 list them); the README lists what
-# they reach.
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("gcn", GCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
-                  "plain deep GCN (the paper's Basic GCN)"),
-        ModelSpec("entropic_gcn", EntropicGCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
-                  "GCN with entropy-aware message passing in every hidden layer"),
-        ModelSpec("pairnorm_gcn", PairNormGCN, TrainDefaults(0.005, 5e-4, 0.2, 300, 50),
-                  "GCN with PairNorm after every hidden layer"),
-        ModelSpec("g2", G2, TrainDefaults(0.005, 5e-3, 0.5, 500, 100),
-                  "Gradient Gating around a shared GCN layer"),
-        ModelSpec("gcnii", GCNII, TrainDefaults(0.01, 5e-4, 0.6, 500, 100),
-                  "GCNII (initial residual and identity mapping)"),
-        ModelSpec("grand", GRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
-                  "GRAND: attention diffusion integrated with torchdiffeq"),
-        ModelSpec("entropic_grand", EntropicGRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
-                  "GRAND plus lambda * grad S (the paper's Appendix B)"),
-    )
-}
+def _typed(name: str, value: Any, annotation: Any) -> Any:
+    """``value`` as the type ``annotation`` names (bool, int, float, str, or X | None)."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
+        annotation,)
+    if value is None and type(None) in allowed:
+        return None
+    if bool in allowed:
+        if isinstance(value, bool):
+            return value
+    elif int in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif float in allowed:
+        return real_number(name, value)
+    elif str in allowed and isinstance(value, str):
+        return value
+    elif not ({bool, int, float, str} & set(allowed)):
+        return value  # an annotation this check does not know: the model checks it
+    expected = " or ".join(t.__name__ if t is not type(None) else "null" for t in allowed)
+    raise ValueError(f"{name}: expected {expected}, got {value!r}")
+
+
+def _space(*params: Param) -> tuple[Param, ...]:
+    return TRAINING_SPACE + params
+
+
+# The training defaults were chosen on Cora's public split at depth 16, width 64, by
+# validation accuracy over a handful of settings (the notes of issue 3 list them); the README
+# lists what they reach.
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Adds ``spec`` to the registry: ``eamp train``, ``eamp tune``, the figures and (with
+    ``reproduce=True``) ``eamp reproduce`` see it from then on. A taken name is an error."""
+    if spec.name in MODELS:
+        raise ValueError(f"name: a model named {spec.name!r} is already registered")
+    MODELS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ModelSpec(
+        "gcn", GCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
+        "plain deep GCN (the paper's Basic GCN)",
+        label="GCN", color="#d62728", reproduce=True, in_paper=True,
+    ),
+    ModelSpec(
+        "entropic_gcn", EntropicGCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
+        "GCN with entropy-aware message passing in every hidden layer",
+        label="entropic GCN", color="#1f77b4", reproduce=True, in_paper=True,
+        entropic_of="gcn",
+        search_space=_space(
+            Param("entropy_weight", 1e-2, 10.0, log=True),
+            Param("temperature", 1e-2, 100.0, log=True),
+            Param("detach", choices=(True, False)),
+            Param("schedule", choices=("constant", "adaptive")),
+            Param("schedule_gain", 0.0, 5.0),
+        ),
+        # the paper's choice, tuned on each dataset (Section 5): lambda = 1, T = 10 on Cora
+        # and on the grid (Figure 2), lambda = 10, T = 1 on CiteSeer
+        paper_options={"cora": {"entropy_weight": 1.0, "temperature": 10.0},
+                       "citeseer": {"entropy_weight": 10.0, "temperature": 1.0}},
+        grid_options={"entropy_weight": 1.0, "temperature": 10.0},
+    ),
+    ModelSpec(
+        "g2", G2, TrainDefaults(0.005, 5e-3, 0.5, 500, 100),
+        "Gradient Gating around a shared GCN layer",
+        label="G2", color="#9467bd", reproduce=True, in_paper=True,
+        search_space=_space(Param("p", 1.0, 5.0), Param("input_dropout", 0.0, 0.8)),
+        flags={"--p": ("p", "exponent of the gate")},
+    ),
+    ModelSpec(
+        "pairnorm_gcn", PairNormGCN, TrainDefaults(0.005, 5e-4, 0.2, 300, 50),
+        "GCN with PairNorm after every hidden layer",
+        label="PairNorm GCN", color="#2ca02c", reproduce=True, in_paper=True,
+        search_space=_space(Param("mode", choices=PAIRNORM_MODES),
+                            Param("scale", 0.1, 100.0, log=True)),
+        flags={"--pairnorm-mode": ("mode", "PN, PN-SI or PN-SCS"),
+               "--pairnorm-scale": ("scale", "PairNorm's s")},
+    ),
+    ModelSpec(
+        "gcnii", GCNII, TrainDefaults(0.01, 5e-4, 0.6, 500, 100),
+        "GCNII (initial residual and identity mapping)",
+        label="GCNII", color="#ff7f0e", reproduce=True,
+        search_space=_space(Param("alpha", 0.05, 0.5), Param("theta", 0.1, 1.5)),
+        flags={"--alpha": ("alpha", "initial-residual strength"),
+               "--theta": ("theta", "identity-mapping strength")},
+    ),
+    ModelSpec(
+        "grand", GRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
+        "GRAND: attention diffusion integrated with torchdiffeq",
+        label="GRAND", color="#8c564b",
+        search_space=_space(Param("input_dropout", 0.0, 0.8), Param("time", 1.0, 30.0),
+                            Param("variant", choices=("l", "nl"))),
+        # Euler steps of 1 on the grid, so that layer k is time k
+        grid_options={"method": "euler", "step_size": 1.0},
+    ),
+    ModelSpec(
+        "entropic_grand", EntropicGRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
+        "GRAND plus lambda * grad S (the paper's Appendix B)",
+        label="entropic GRAND", color="#17becf", entropic_of="grand",
+        search_space=_space(Param("input_dropout", 0.0, 0.8), Param("time", 1.0, 30.0),
+                            Param("variant", choices=("l", "nl")),
+                            Param("entropy_weight", 0.1, 100.0, log=True),
+                            Param("temperature", 1e-2, 100.0, log=True),
+                            Param("detach", choices=(True, False))),
+        grid_options={"method": "euler", "step_size": 1.0},
+    ),
+):
+    register_model(_spec)
 
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def reproduction_models() -> tuple[str, ...]:
+    """The models of ``eamp reproduce``, in registry order."""
+    return tuple(name for name, spec in MODELS.items() if spec.reproduce)
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -99,13 +298,7 @@ def build_model(
     """Builds the registered model ``name``; ``dropout`` defaults to the model's default and
     ``options`` are the model's own keyword arguments (checked against its signature)."""
     spec = get_model_spec(name)
-    allowed = spec.options()
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"options: {name} does not take {', '.join(unknown)}; its options are "
-            f"{', '.join(allowed) or 'none'}"
-        )
+    options = spec.check_options(options, ranges=False)
     if dropout is None:
         dropout = spec.defaults.dropout
     return spec.cls(in_channels, out_channels, depth, hidden_channels=hidden_channels,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +12,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, Parameter
 
-from eamp.entropy import PreparedGraph, boltzmann_entropy, entropy_gradient, prepare_graph
-from eamp.nn.schedules import SCHEDULES, adaptive_weight
+from eamp.entropy import PreparedGraph, entropy_of, gradient_of, prepare_graph
+from eamp.nn.options import EntropyOptions, real_number
+from eamp.nn.schedules import adaptive_weight
 
-__all__ = ["EntropicConv", "GraphCache", "check_entropy_arguments"]
+__all__ = ["EntropicConv", "GraphCache"]
 
-GRADIENT_AT = ("input", "output")
+_DEFAULTS = EntropyOptions().as_dict()
 
 
 class EntropicConv(Module):
@@ -68,6 +70,9 @@ class EntropicConv(Module):
             the clean :math:`\mathbf{X}^k`). (default: ``0.0``)
         normalize (bool): use the paper's :math:`C_i = 1/\sqrt{|\mathcal{N}_i| d}`.
             (default: ``True``)
+        options (EntropyOptions, optional): all of the entropy settings above as one
+            checked object (what the models pass); then leave those arguments at their
+            defaults.
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge indices
@@ -90,36 +95,46 @@ class EntropicConv(Module):
         schedule_gain: float = 1.0,
         dropout: float = 0.0,
         normalize: bool = True,
+        options: EntropyOptions | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(conv, Module):
             raise ValueError(f"conv: expected a torch.nn.Module, got {type(conv).__name__}")
-        check_entropy_arguments(entropy_weight, temperature, learn_entropy_weight, gradient_at,
-                                schedule, schedule_gain)
-        if not 0 <= dropout < 1:
+        flat = dict(entropy_weight=entropy_weight, temperature=temperature,
+                    learn_entropy_weight=learn_entropy_weight,
+                    learn_temperature=learn_temperature, detach=detach,
+                    gradient_at=gradient_at, schedule=schedule, schedule_gain=schedule_gain,
+                    normalize=normalize)
+        if options is not None and flat != _DEFAULTS:
+            raise ValueError("options: pass either an EntropyOptions or the entropy keyword "
+                             "arguments, not both")
+        self.options: EntropyOptions = options if options is not None else EntropyOptions(**flat)
+        self.dropout = real_number("dropout", dropout, low=0.0)
+        if self.dropout >= 1:
             raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
         self.conv = conv
-        self.initial_entropy_weight = float(entropy_weight)
-        self.initial_temperature = float(temperature)
-        self.learn_entropy_weight = learn_entropy_weight
-        self.learn_temperature = learn_temperature
-        self.detach = detach
-        self.gradient_at = gradient_at
         self.act = act
-        self.schedule = schedule
-        self.schedule_gain = float(schedule_gain)
-        self.dropout = float(dropout)
-        self.normalize = normalize
-        if learn_entropy_weight:
+        if self.options.learn_entropy_weight:
             self.log_entropy_weight = Parameter(torch.empty(()))
         else:
             self.register_buffer("log_entropy_weight", None)
-        if learn_temperature:
+        if self.options.learn_temperature:
             self.log_temperature = Parameter(torch.empty(()))
         else:
             self.register_buffer("log_temperature", None)
         self._graph_cache = GraphCache()
         self.reset_parameters()
+
+    # read-only views of the options, for code written against the flat attributes
+    initial_entropy_weight = property(lambda self: self.options.entropy_weight)
+    initial_temperature = property(lambda self: self.options.temperature)
+    detach = property(lambda self: self.options.detach)
+    gradient_at = property(lambda self: self.options.gradient_at)
+    schedule = property(lambda self: self.options.schedule)
+    schedule_gain = property(lambda self: self.options.schedule_gain)
+    normalize = property(lambda self: self.options.normalize)
+    learn_entropy_weight = property(lambda self: self.options.learn_entropy_weight)
+    learn_temperature = property(lambda self: self.options.learn_temperature)
 
     def reset_parameters(self) -> None:
         r"""Resets the wrapped layer and :math:`\lambda`, :math:`T` to their initial values."""
@@ -179,6 +194,15 @@ class EntropicConv(Module):
             )
         return out + self.entropy_step(x, edge_index, entropy_graph, reference_entropy)
 
+    def reference_entropy(self, x: Tensor, graph: PreparedGraph) -> Tensor | None:
+        r"""The adaptive schedule's reference :math:`S_0`: the entropy of ``x`` at this
+        layer's temperature, or ``None`` for the constant schedule. A model passes the value
+        its first entropic layer computes from that layer's input to every later layer."""
+        if self.options.schedule != "adaptive":
+            return None
+        with torch.no_grad():
+            return entropy_of(x, graph.to(x.device), self.temperature, self.options.normalize)
+
     def entropy_step(
         self,
         x: Tensor,
@@ -191,77 +215,65 @@ class EntropicConv(Module):
         if self.log_entropy_weight is None and weight == 0:
             return torch.zeros_like(x)
         graph = entropy_graph if entropy_graph is not None else self._graph_cache(edge_index, x)
-        source = x.detach() if self.detach else x
-        if self.schedule == "adaptive" and reference_entropy is not None:
+        graph = graph.to(x.device)
+        source = x.detach() if self.options.detach else x
+        if reference_entropy is not None and self.options.schedule == "adaptive":
             with torch.no_grad():
-                entropy = boltzmann_entropy(source, graph, temperature, normalize=self.normalize)
+                entropy = entropy_of(source, graph, temperature, self.options.normalize)
             weight = adaptive_weight(
                 torch.as_tensor(weight, dtype=x.dtype, device=x.device),
                 entropy,
                 torch.as_tensor(reference_entropy, dtype=x.dtype, device=x.device),
-                self.schedule_gain,
+                self.options.schedule_gain,
             )
-        grad = entropy_gradient(source, graph, temperature, normalize=self.normalize)
+        grad = gradient_of(source, graph, temperature, self.options.normalize)
         return (weight * temperature) * grad
 
     def __repr__(self) -> str:
+        o = self.options
         learn = []
-        if self.learn_entropy_weight:
+        if o.learn_entropy_weight:
             learn.append("entropy_weight")
-        if self.learn_temperature:
+        if o.learn_temperature:
             learn.append("temperature")
         extra = f", learn={learn}" if learn else ""
         if self.dropout:
             extra += f", dropout={self.dropout}"
-        if self.schedule != "constant":
-            extra += f", schedule={self.schedule!r}, schedule_gain={self.schedule_gain}"
+        if o.schedule != "constant":
+            extra += f", schedule={o.schedule!r}, schedule_gain={o.schedule_gain}"
         return (
             f"{self.__class__.__name__}({self.conv}, entropy_weight="
-            f"{self.initial_entropy_weight}, temperature={self.initial_temperature}, "
-            f"detach={self.detach}, gradient_at={self.gradient_at!r}{extra})"
+            f"{o.entropy_weight}, temperature={o.temperature}, "
+            f"detach={o.detach}, gradient_at={o.gradient_at!r}{extra})"
         )
 
 
 class GraphCache:
-    """Prepares the entropy's graph from ``edge_index`` and keeps it while the same tensor
-    (same storage, shape and version) comes back, as it does at every layer and epoch."""
+    """Builds something from ``edge_index`` (by default the entropy's
+    :class:`~eamp.entropy.PreparedGraph`) and keeps it while the same tensor object, unchanged
+    (same version), comes back with the same number of nodes on the same device, as it does
+    at every layer and epoch. The tensor is held by a weak reference: a freed tensor whose
+    memory another one reuses is not mistaken for it.
 
-    def __init__(self) -> None:
+    Args:
+        build (Callable, optional): ``build(edge_index, num_nodes)``.
+            (default: :func:`~eamp.entropy.prepare_graph`)
+    """
+
+    def __init__(self, build: Callable[[Tensor, int], Any] = prepare_graph) -> None:
+        self._build = build
+        self._ref: weakref.ref | None = None
         self._key: tuple | None = None
-        self._graph: PreparedGraph | None = None
+        self._graph: Any = None
 
-    def __call__(self, edge_index: Tensor, x: Tensor) -> PreparedGraph:
+    def __call__(self, edge_index: Tensor, x: Tensor) -> Any:
         if not isinstance(edge_index, Tensor) or edge_index.dim() != 2:
             raise ValueError(
                 "edge_index: the entropy needs a [2, E] edge_index; for other adjacency "
                 "formats pass entropy_graph=prepare_graph(edge_index)"
             )
-        key = (edge_index.data_ptr(), tuple(edge_index.shape), edge_index._version, x.size(0),
-               x.device)
-        if self._graph is None or key != self._key:
-            self._graph = prepare_graph(edge_index, x.size(0))
-            self._key = key
+        key = (edge_index._version, x.size(0), x.device)
+        if self._ref is None or self._ref() is not edge_index or key != self._key:
+            self._graph = self._build(edge_index, x.size(0))
+            self._ref, self._key = weakref.ref(edge_index), key
         return self._graph
-
-
-def check_entropy_arguments(
-    entropy_weight: float, temperature: float, learn_entropy_weight: bool = False,
-    gradient_at: str = "input", schedule: str = "constant", schedule_gain: float = 1.0,
-) -> None:
-    """Raises ``ValueError`` naming the first of :class:`EntropicConv`'s arguments that is
-    out of range."""
-    _check_number("entropy_weight", entropy_weight, allow_zero=not learn_entropy_weight)
-    _check_number("temperature", temperature, allow_zero=False)
-    _check_number("schedule_gain", schedule_gain, allow_zero=True)
-    if gradient_at not in GRADIENT_AT:
-        raise ValueError(f"gradient_at: expected one of {GRADIENT_AT}, got {gradient_at!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
-
-
-def _check_number(name: str, value: float, *, allow_zero: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")

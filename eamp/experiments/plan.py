@@ -1,0 +1,89 @@
+"""What ``eamp reproduce`` runs (:class:`ReproduceConfig` -> :class:`Plan`), and what it hands
+the report (:class:`Reproduction`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eamp.experiments.depth import PAPER_DEPTHS
+
+__all__ = ["DATASETS", "ReproduceConfig", "Plan", "Reproduction"]
+
+# the paper's two citation graphs (its Table 1 and Figure 3)
+DATASETS = ("cora", "citeseer")
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Args:
+        quick (bool): depths 4 and 16, width 64, one seed, at most 30 epochs, a 200-layer
+            grid with 2 seeds; Figure 3 from the depth-16 models. (default: ``False``)
+        seeds (int, optional): seeds of the standard protocol. (default: 10, quick 1)
+        workers (int): training processes in parallel. (default: ``1``)
+        protocol (str): ``"paper"``, ``"standard"`` or ``"both"``. (default: ``"both"``)
+        force (bool): redo finished runs. (default: ``False``)
+        data_dir (str, optional): the data root.
+        tuned (str, optional): a folder of ``eamp tune`` outputs; adds the ``tuned``
+            protocol with each (dataset, model)'s ``best.json``.
+    """
+
+    quick: bool = False
+    seeds: int | None = None
+    workers: int = 1
+    protocol: str = "both"
+    force: bool = False
+    data_dir: str | None = None
+    tuned: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    depths: tuple[int, ...]
+    hidden: int
+    seeds: int
+    epochs: int | None
+    grid_layers: int
+    grid_seeds: int
+    figure3_depth: int
+    protocols: tuple[str, ...]
+
+    @classmethod
+    def of(cls, config: ReproduceConfig) -> Plan:
+        if config.protocol not in ("paper", "standard", "both"):
+            raise ValueError(f"protocol: expected paper, standard or both, got "
+                             f"{config.protocol!r}")
+        protocols = ("paper", "standard") if config.protocol == "both" else (config.protocol,)
+        if config.tuned:
+            protocols += ("tuned",)
+        if config.quick:
+            return cls((4, 16), 64, config.seeds or 1, 30, 200, 2, 16, protocols)
+        return cls(PAPER_DEPTHS, 256, config.seeds or 10, None, 1000, 5, 64, protocols)
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Everything ``report.md`` is written from.
+
+    Args:
+        plan, config: what was planned and asked for.
+        grid_rows: Figure 2's tidy energy rows.
+        table: Table 1's rows (:func:`~eamp.experiments.depth.table1_rows`).
+        energy_rows: Figure 3's tidy rows.
+        figure3_protocol: the protocol Figure 3's models were trained under.
+        skipped: dataset -> why it was skipped.
+        trained, total_runs: runs trained by this invocation, and planned in all.
+        wall: seconds of wall time of this invocation.
+        versions: package versions.
+    """
+
+    plan: Plan
+    config: ReproduceConfig
+    grid_rows: list[dict]
+    table: list[dict]
+    energy_rows: list[dict]
+    figure3_protocol: str
+    trained: int
+    total_runs: int
+    wall: float
+    versions: dict[str, str]
+    skipped: dict[str, str] = field(default_factory=dict)
