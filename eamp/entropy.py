@@ -321,13 +321,46 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
     neg_weighted = graph.adjacency(x.dtype, x.device, values=-(q[dst] + q[src]))
     row_sum = (deg * q + adj @ q).unsqueeze(-1)
     if track:
-        # in place on the product's fresh output (its backward does not need that output)
-        return _spmm(neg_weighted, x).addcmul_(row_sum, x)
+        # W x with a backward that never forms the dense [n, n] gradient of W's values
+        weighted = _EdgeWeightedProduct.apply(-(q[dst] + q[src]), x, graph)
+        return weighted.addcmul_(row_sum, x)
     # A x is no longer needed: its buffer takes the result
     return torch.mul(x, row_sum, out=ax).addmm_(neg_weighted, x)
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+class _EdgeWeightedProduct(torch.autograd.Function):
+    """``W x`` for the sparse ``W`` with ``values`` ``[m]`` on the graph's edges (rows are
+    targets). PyTorch's CSR product back-propagates to the values through a dense ``[n, n]``
+    matrix; here the backward is ``dvalues_e = <g_dst(e), x_src(e)>`` and
+    ``dx = W^T g``, both over edge chunks: O(n d + m) memory."""
+
+    @staticmethod
+    def forward(ctx, values: Tensor, x: Tensor, graph: PreparedGraph) -> Tensor:  # noqa: ANN001
+        ctx.graph = graph
+        ctx.save_for_backward(values, x)
+        adj = graph.adjacency(x.dtype, x.device, values=values.detach())
+        return _spmm(adj, x.detach())
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # noqa: ANN001
+        values, x = ctx.saved_tensors
+        src, dst = ctx.graph.edge_index
+        need_values, need_x = ctx.needs_input_grad[:2]
+        grad_values = torch.empty_like(values) if need_values else None
+        grad_x = torch.zeros_like(x) if need_x else None
+        chunk = max(1, _CHUNK_ELEMENTS // max(x.size(1), 1))
+        for start in range(0, values.numel(), chunk):
+            s, t = src[start : start + chunk], dst[start : start + chunk]
+            g = grad[t]
+            if need_values:
+                grad_values[start : start + chunk] = _row_dot(g, x[s])
+            if need_x:
+                grad_x.index_add_(0, s, g * values[start : start + chunk].unsqueeze(-1))
+        return grad_values, grad_x, None
+
 
 
 def _spmm(adj: Tensor, x: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
 import math
+import os
 
 import pytest
 import torch
@@ -273,3 +274,51 @@ def test_x_rows_must_match_prepared_graph_and_num_nodes():
         dirichlet_energy(torch.randn(3, 2), path_graph(3), num_nodes=4)
     with pytest.raises(ValueError, match="num_nodes"):
         prepare_graph(graph, num_nodes=5)
+
+
+def test_autograd_through_a_directed_graph():
+    # the backward of W x uses W's transpose: a directed graph tells W from W^T
+    torch.manual_seed(1)
+    edge_index = torch.randint(0, 8, (2, 20))
+    x = torch.randn(8, 3, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: entropy_gradient(x, edge_index, 0.5), (x,),
+                                    eps=1e-6, atol=1e-6)
+
+
+_BACKWARD_MEMORY = """
+import sys, torch
+from eamp.entropy import entropy_gradient, prepare_graph
+
+def status(key):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(key))
+
+n = int(sys.argv[1])
+torch.manual_seed(0)
+edges = torch.randint(0, n, (2, 5 * n))
+graph = prepare_graph(torch.cat([edges, edges.flip(0)], 1), n)
+x = torch.randn(n, 16, dtype=torch.float64, requires_grad=True)
+out = entropy_gradient(x, graph, 1.0).pow(2).sum()
+with open("/proc/self/clear_refs", "w") as handle:
+    handle.write("5")  # resets the peak resident set (VmHWM) to the current one
+before = status("VmRSS:")
+out.backward()
+print(status("VmHWM:") - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"),
+                    reason="measures the peak resident set through Linux's /proc")
+def test_backward_memory_grows_linearly():
+    import subprocess
+    import sys
+
+    def growth_kb(n: int) -> int:
+        run = subprocess.run([sys.executable, "-c", _BACKWARD_MEMORY, str(n)], check=True,
+                             capture_output=True, text=True,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+        return int(run.stdout.split()[-1])
+
+    small, large = growth_kb(2000), growth_kb(8000)
+    # a dense [n, n] float64 gradient would add 32 MB and then 512 MB (16x)
+    assert large < 5 * small + 16_000 and large < 64_000, (small, large)

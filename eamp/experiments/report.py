@@ -78,14 +78,7 @@ def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) 
     ax.set_title(f"Untrained models on the 10x10 grid: energy after each layer\n"
                  f"median and min-max over {seeds} seed{'s' * (seeds != 1)}"
                  + (f"; E = 0 (a constant embedding) drawn at {level:.0e}" if zeros else ""))
-    ax.title.set_fontsize(10)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
@@ -102,13 +95,18 @@ def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
     ax.set_xlabel("layer (0 = input features)")
     ax.set_ylabel("Dirichlet energy E")
     ax.set_title(title)
+    return _save(fig, ax, path)
+
+
+def _save(fig, ax, path: Path) -> Path:  # noqa: ANN001
+    """The figures' common finish: small title, grid, legend, PNG at 120 dpi."""
     ax.title.set_fontsize(10)
-    ax.grid(True, alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
