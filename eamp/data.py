@@ -88,12 +88,14 @@ def _webkb(name: str) -> DatasetInfo:
     )
 
 
-def _heterophilous(name: str) -> DatasetInfo:
+def _heterophilous(name: str, summary: str = "10 splits",
+                   cls: type[InMemoryDataset] = HeterophilousGraphDataset) -> DatasetInfo:
+    """One ``<name>/raw/<name>.npz`` of Platonov et al. (2023), read by ``cls``."""
     return DatasetInfo(
-        name, f"{name} (Platonov et al. 2023, 10 splits)",
+        name, f"{name} (Platonov et al. 2023, {summary})",
         lambda root, split: root / name / "raw",
         lambda split: [f"{name}.npz"],
-        lambda root, split: HeterophilousGraphDataset(str(root), name)[0],
+        lambda root, split: cls(str(root), name)[0],
     )
 
 
@@ -151,15 +153,6 @@ class FilteredHeterophilous(InMemoryDataset):
         self.save([data], self.processed_paths[0])
 
 
-def _filtered(name: str) -> DatasetInfo:
-    return DatasetInfo(
-        name, f"{name} (Platonov et al. 2023, duplicates removed, 10 splits)",
-        lambda root, split: root / name / "raw",
-        lambda split: [f"{name}.npz"],
-        lambda root, split: FilteredHeterophilous(str(root), name)[0],
-    )
-
-
 DATASETS: dict[str, DatasetInfo] = {
     "cora": DatasetInfo("cora", "Cora citations (Planetoid)", _planetoid_dir("Cora"),
                         _planetoid_files("cora"), _planetoid("Cora")),
@@ -175,7 +168,8 @@ DATASETS: dict[str, DatasetInfo] = {
         lambda root, split: Actor(str(root / "Actor"))[0],
     ),
     **{n: _heterophilous(n) for n in ("minesweeper", "tolokers")},
-    **{n: _filtered(n) for n in FilteredHeterophilous.names},
+    **{n: _heterophilous(n, "duplicates removed, 10 splits", FilteredHeterophilous)
+       for n in FilteredHeterophilous.names},
 }
 SYNTHETIC = ("grid", "csbm")
 
