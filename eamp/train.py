@@ -33,7 +33,7 @@ from eamp.models.base import DeepGNN
 from eamp.nn.options import real_number
 
 __all__ = ["TrainConfig", "RunResult", "SplitResult", "train", "read_result", "versions",
-           "write_json_atomic"]
+           "config_differences"]
 
 RESULT_SCHEMA = 1
 
@@ -171,15 +171,43 @@ class RunResult:
         write_json_atomic(path, self.to_dict())
 
 
+# what a result.json must hold, and of which type, to be read as one
+_RESULT_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,), "dataset": (str,), "depth": (int,), "seed": (int,),
+    "best_val_acc": (int, float), "test_acc": (int, float), "layer_energy": (list,),
+    "config": (dict,),
+}
+
+
 def read_result(path: str | os.PathLike) -> dict[str, Any]:
-    """Reads a ``result.json``; raises ``ValueError`` if it is not one."""
-    with open(path) as handle:
-        payload = json.load(handle)
-    missing = {"model", "dataset", "depth", "seed", "best_val_acc", "test_acc",
-               "layer_energy"} - set(payload)
+    """Reads a ``result.json``; raises ``ValueError`` if it is not one (unreadable, not JSON,
+    a key missing or of the wrong type)."""
+    try:
+        with open(path) as handle:
+            payload = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable result.json ({error})") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: not a result.json (a JSON {type(payload).__name__})")
+    missing = set(_RESULT_TYPES) - set(payload)
     if missing:
         raise ValueError(f"{path}: not a result.json (missing {', '.join(sorted(missing))})")
+    for key, types in _RESULT_TYPES.items():
+        value = payload[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValueError(f"{path}: not a result.json ({key} is {value!r})")
+    if not all(isinstance(e, (int, float)) for e in payload["layer_energy"]):
+        raise ValueError(f"{path}: not a result.json (layer_energy holds non-numbers)")
     return payload
+
+
+def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str, tuple]:
+    """``{setting: (stored, planned)}`` where a result's stored config differs from
+    ``config`` resolved; ``data_dir`` (where the data lives, not what is computed) is not
+    compared."""
+    planned = config.resolved().as_dict()
+    return {key: (stored.get(key), value) for key, value in planned.items()
+            if key != "data_dir" and stored.get(key) != value}
 
 
 def versions() -> dict[str, str]:

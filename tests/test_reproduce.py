@@ -65,6 +65,35 @@ def test_second_run_trains_nothing(quick_run, data_root, capsys):
     assert stamps == {p: p.stat().st_mtime_ns for p in (quick_run / "runs").rglob("result.json")}
 
 
+def test_stale_or_broken_results_are_retrained_never_reused(quick_run, data_root, capsys):
+    runs = quick_run / "runs" / "standard" / "cora" / "gcn"
+    shallow = runs / "depth4" / "seed0" / "result.json"
+    deep = runs / "depth16" / "seed0" / "result.json"
+    deep.write_text(shallow.read_text())  # a depth-4 result in the depth-16 slot
+    payload = json.loads(shallow.read_text())
+    payload["test_acc"] = "0.9"  # the right keys, a wrong type
+    shallow.write_text(json.dumps(payload))
+    other = quick_run / "runs" / "paper" / "cora" / "gcn" / "depth4" / "seed0" / "result.json"
+    payload = json.loads(other.read_text())
+    payload["config"]["hidden"] = 256  # made by a run of another width
+    other.write_text(json.dumps(payload))
+    grid = quick_run / "oversmoothing.csv"
+    lines = grid.read_text().splitlines(keepends=True)
+    grid.write_text("".join(lines[: len(lines) // 2]))  # cut short
+    capsys.readouterr()
+    reproduce(ReproduceConfig(quick=True, data_dir=str(data_root)), quick_run)
+    out = capsys.readouterr().out
+    assert "3 runs trained" in out
+    assert "retraining standard cora gcn L=16 seed 0: its result.json was made with other " \
+           "settings (depth 4 -> 16" in out
+    assert "retraining standard cora gcn L=4 seed 0" in out and "test_acc is '0.9'" in out
+    assert "hidden 256 -> 64" in out
+    assert "recomputing oversmoothing.csv: the stored one is incomplete" in out
+    assert read_result(deep)["depth"] == 16
+    with open(grid) as handle:
+        assert max(int(r["layer"]) for r in csv.DictReader(handle)) == 200
+
+
 def test_missing_datasets_still_give_figure_2(tmp_path, monkeypatch):
     import torch_geometric.datasets.planetoid as planetoid
 

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sys
 import time
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from eamp.experiments.depth import (
 from eamp.experiments.oversmoothing import ENERGY_COLUMNS, OversmoothingConfig, oversmoothing_rows
 from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
-from eamp.io import read_csv, write_csv
+from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
-from eamp.train import read_result, train, versions
+from eamp.train import config_differences, read_result, train, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
 
@@ -39,11 +40,9 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    tuned = _read_tuned(Path(config.tuned)) if config.tuned else None
     grid = OversmoothingConfig(layers=plan.grid_layers, seeds=plan.grid_seeds)
-    grid_csv = out / "oversmoothing.csv"
-    if config.force or not grid_csv.exists():
-        write_csv(grid_csv, oversmoothing_rows(grid), ENERGY_COLUMNS)
-    grid_rows = read_csv(grid_csv)
+    grid_rows = _grid_rows(grid, out, force=config.force)
     plot_oversmoothing(grid_rows, out / "oversmoothing.png")
     _log(f"figure 2: {len(grid_rows)} energies of {grid.layers}-layer grid models")
 
@@ -56,7 +55,6 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
             skipped[dataset] = str(error)
             _log(f"skipping {dataset}: {error}")
 
-    tuned = _read_tuned(Path(config.tuned)) if config.tuned else None
     runs = plan_runs(datasets=tuple(available), models=reproduction_models(), depths=plan.depths,
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned)
@@ -83,12 +81,42 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     return report
 
 
+def _grid_rows(grid: OversmoothingConfig, out: Path, *, force: bool) -> list[dict]:
+    """Figure 2's rows: reused from ``oversmoothing.csv`` only when ``oversmoothing.json``
+    beside it records the same grid settings and the CSV is complete; else recomputed."""
+    csv_path, key_path = out / "oversmoothing.csv", out / "oversmoothing.json"
+    key = json.loads(json.dumps({"config": asdict(grid)}))  # as it reads back from JSON
+    if not force and csv_path.exists():
+        expected = grid.seeds * len(grid.models) * (grid.layers + 1)
+        try:
+            same = json.loads(key_path.read_text()) == key
+            rows = [{"model": r["model"], "seed": int(r["seed"]), "layer": int(r["layer"]),
+                     "energy": float(r["energy"])} for r in read_csv(csv_path)]
+            reason = ("made with other settings" if not same else
+                      f"incomplete ({len(rows)} of {expected} rows)")
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            same, rows, reason = False, [], f"unreadable ({error})"
+        if same and len(rows) == expected:
+            return rows
+        _log(f"figure 2: recomputing {csv_path.name}: the stored one is {reason}")
+    rows = oversmoothing_rows(grid)
+    write_csv(csv_path, rows, ENERGY_COLUMNS)
+    write_json_atomic(key_path, key)
+    return rows
+
+
 def _read_tuned(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    if not folder.is_dir():
+        raise ValueError(f"tuned: no best.json under {folder} (no such folder)")
     tuned = {}
     for path in sorted(folder.rglob("best.json")):
-        payload = json.loads(path.read_text())
-        config = payload.get("config", payload)
-        tuned[(config["dataset"], config["model"])] = config
+        try:
+            payload = json.loads(path.read_text())
+            config = payload["config"]
+            tuned[(config["dataset"], config["model"])] = config
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"tuned: {path} is not a best.json of eamp tune with a config "
+                             f"({type(error).__name__}: {error})") from None
     if not tuned:
         raise ValueError(f"tuned: no best.json under {folder}")
     return tuned
@@ -98,18 +126,29 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _done(path: Path) -> bool:
-    try:
-        read_result(path)
-        return True
-    except (OSError, ValueError):
+def _done(spec: RunSpec, path: Path) -> bool:
+    """Whether ``path`` holds this run's result: a valid ``result.json`` whose stored config
+    is the planned one. A stale or broken one is said and retrained."""
+    if not path.exists():
         return False
+    try:
+        stored = read_result(path)
+    except ValueError as error:
+        _log(f"retraining {spec.label()}: {error}")
+        return False
+    differences = config_differences(stored["config"], spec.config)
+    if differences:
+        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in differences.items())
+        _log(f"retraining {spec.label()}: its result.json was made with other settings "
+             f"({changes})")
+        return False
+    return True
 
 
 def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int:
     from tqdm.auto import tqdm
 
-    todo = [spec for spec in runs if force or not _done(out / spec.relpath)]
+    todo = [spec for spec in runs if force or not _done(spec, out / spec.relpath)]
     _log(f"table 1: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to "
          f"train with {workers} worker(s)")
     if not todo:
