@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -69,15 +70,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _option(text: str) -> tuple[str, Any]:
+def _option(text: str) -> tuple[str, str]:
+    """``KEY=VALUE``; the value is parsed later, to the type the model declares for KEY."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip().replace("-", "_"), value
+    return key.strip().replace("-", "_"), raw
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
@@ -115,10 +113,16 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
 def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
     """A :class:`~eamp.train.TrainConfig` from parsed arguments over ``base`` settings
     (e.g. a tuned ``best.json``); flags given on the command line win."""
+    from eamp.models.registry import get_model_spec, parse_option
     from eamp.train import TrainConfig
 
     settings = dict(base or {})
-    options = dict(settings.pop("model_options", None) or {})
+    # a data folder is code PyG unpickles: only --data-dir names one, never a config file
+    settings.pop("data_dir", None)
+    options = settings.pop("model_options", None) or {}
+    if not isinstance(options, dict):
+        raise UsageError(f"--config: model_options: expected a JSON object, got {options!r}")
+    options = dict(options)
     for key in ("model", "dataset", "depth"):
         value = getattr(args, key)
         if value is not None:
@@ -136,12 +140,14 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             options[name] = value
     if getattr(args, "no_detach", False):
         options["detach"] = False
-    options.update(dict(args.option))
+    if args.option:
+        spec = get_model_spec(settings["model"])
+        options.update({key: parse_option(spec, key, raw) for key, raw in args.option})
     fields = set(TrainConfig.__dataclass_fields__)
     settings = {k: v for k, v in settings.items() if k in fields}
-    settings.update(normalize_features=bool(args.normalize_features
-                                            or settings.get("normalize_features", False)),
-                    model_options=options)
+    if args.normalize_features:
+        settings["normalize_features"] = True
+    settings["model_options"] = options
     return TrainConfig(**settings)
 
 
@@ -155,8 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.config:
         base = _read_config(args.config)
     config = config_from_args(args, base)  # checked here, before any data is loaded
+    out = output_folder(args.out)
     result = train(config)
-    out = Path(args.out)
     result.to_json(out / "result.json")
     print(f"{config.model} on {config.dataset}, depth {config.depth}: best val "
           f"{result.best_val_acc:.4f}, test {result.test_acc:.4f}, "
@@ -164,16 +170,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# folders output_folder made in this command: a command that fails removes them if empty
+_CREATED: list[Path] = []
+
+
+def output_folder(text: str) -> Path:
+    """``--out``, checked before any work: a folder (created if missing) that a file can be
+    written into."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out: {path} exists and is not a folder")
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _CREATED.extend(missing)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".eamp-probe-"):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out: cannot write into {path} ({error.strerror or error})") from None
+    return path
+
+
 def _read_config(path: str) -> dict[str, Any]:
+    """The settings of a ``result.json`` or ``best.json`` (its ``config``), or of a JSON
+    object of :class:`~eamp.train.TrainConfig` fields."""
     try:
         payload = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"--config: cannot read {path}: {error}") from None
-    return payload.get("config", payload)
+    config = payload.get("config", payload) if isinstance(payload, dict) else payload
+    if not isinstance(config, dict):
+        raise UsageError(f"--config: expected a JSON object of settings (or a result.json or "
+                         f"best.json), got a JSON {type(config).__name__} in {path}")
+    return config
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from eamp.data import DATASETS, SYNTHETIC, data_root, load_dataset
+    from eamp.data import DATASETS, SYNTHETIC, DatasetUnavailable, data_root, load_dataset
 
     root = data_root(args.data_dir)
     print(f"data root: {root}")
@@ -181,14 +214,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for name in [*DATASETS, *SYNTHETIC]:
         present = name in SYNTHETIC or not DATASETS[name].missing_files(root)
         status = "synthetic" if name in SYNTHETIC else ("present" if present else "missing")
+        data = None
         if present:
-            data = load_dataset(name, root)
+            try:
+                data = load_dataset(name, root)
+            except DatasetUnavailable as error:
+                status = f"unreadable: {error}"
+        if data is not None:
             splits = 1 if data.train_mask.dim() == 1 else data.train_mask.size(1)
             print(f"{name:<20} {data.num_nodes:>8} {data.num_edges // 2:>9} "
                   f"{int(data.y.max()) + 1:>7} {splits:>6}  {status}")
         else:
-            print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {'-':>6}  {status} "
-                  f"({DATASETS[name].raw_dir(root, 'public')})")
+            detail = "" if present else f" ({DATASETS[name].raw_dir(root, 'public')})"
+            print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {'-':>6}  {status}{detail}")
     print("edges are undirected pairs, self-loops removed")
     return 0
 
@@ -226,7 +264,7 @@ def cmd_oversmoothing(args: argparse.Namespace) -> int:
     config = OversmoothingConfig(models=tuple(args.models), layers=args.layers,
                                  width=args.width, seeds=args.seeds,
                                  normalize=args.energy == "paper")
-    paths = run_oversmoothing(config, Path(args.out))
+    paths = run_oversmoothing(config, output_folder(args.out))
     for path in paths:
         print(path)
     return 0
@@ -238,7 +276,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     config = ReproduceConfig(quick=args.quick, seeds=args.seeds, workers=args.workers,
                              protocol=args.protocol, force=args.force,
                              data_dir=args.data_dir, tuned=args.tuned)
-    report = reproduce(config, Path(args.out))
+    report = reproduce(config, output_folder(args.out))
     print(f"report: {report}")
     return 0
 
@@ -249,7 +287,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = config_from_args(args)
     config = TuneConfig(base=base, trials=args.trials, storage=args.storage, study=args.study,
                         workers=args.workers, seeds=args.seeds)
-    best = tune(config, Path(args.out))
+    best = tune(config, output_folder(args.out))
     print(f"best: {best}")
     return 0
 
@@ -333,15 +371,26 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from eamp.data import DatasetUnavailable
 
+    _CREATED.clear()
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, DatasetUnavailable) as error:
+    except (UsageError, ValueError, DatasetUnavailable, FloatingPointError) as error:
         print(f"eamp: error: {error}", file=sys.stderr)
+        _remove_empty_folders()
         return 2
     except KeyboardInterrupt:
         print("eamp: interrupted", file=sys.stderr)
         return 130
+
+
+def _remove_empty_folders() -> None:
+    for folder in _CREATED:  # innermost first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+    _CREATED.clear()
 
 
 if __name__ == "__main__":

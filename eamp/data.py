@@ -14,6 +14,7 @@ says which files to put where.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,12 +236,20 @@ def load_dataset(
 
 def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
     missing = info.missing_files(root, split)
+    existed = root.exists()
     try:
         return info.loader(root, split)
-    except Exception as error:  # PyG raises many kinds when a download fails
-        if not missing:
-            raise
+    except Exception as error:  # PyG raises many kinds when a download or a read fails
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)  # a failed load leaves no folder behind
         folder = info.raw_dir(root, split)
+        if not missing:
+            raise DatasetUnavailable(
+                f"dataset {info.name}: cannot read its files under {root} "
+                f"({type(error).__name__}: {error}). A file may be truncated or corrupt: "
+                f"delete {folder.parent / 'processed'} to rebuild it, or fetch the raw files "
+                "again."
+            ) from error
         raise DatasetUnavailable(
             f"dataset {info.name}: the raw files are missing and could not be downloaded "
             f"({type(error).__name__}: {error}). Put {', '.join(p.name for p in missing[:4])}"

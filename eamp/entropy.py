@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 
 import torch
 from torch import Tensor
@@ -141,6 +142,7 @@ def prepare_graph(
     edge_index = _check_edge_index(edge_index, num_nodes)
     if num_nodes is None:
         num_nodes = int(edge_index.max()) + 1 if edge_index.numel() > 0 else 0
+    num_nodes = int(num_nodes)
     edge_index, _ = remove_self_loops(edge_index)
     # coalesce sorts by (row, col); sort by target first so that targets are CSR rows.
     flipped = coalesce(edge_index.flip(0), num_nodes=num_nodes, sort_by_row=True)
@@ -247,6 +249,8 @@ def entropy_of(x: Tensor, graph: PreparedGraph, temperature: float | Tensor,
                normalize: bool) -> Tensor:
     """:func:`boltzmann_entropy` without its checks, for callers whose inputs were checked
     where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`)."""
+    if _below_range(temperature, x):
+        return entropy_of(x.double(), graph, temperature, normalize).to(x.dtype)
     ratio = _node_energy(x, graph, normalize) / temperature
     p = torch.exp(-ratio)
     return torch.where(p > 0, p * ratio, torch.zeros_like(ratio)).sum()
@@ -296,6 +300,8 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
     """:func:`entropy_gradient` without its checks, for callers whose inputs were checked
     where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`). ``graph`` must
     be on ``x``'s device."""
+    if _below_range(t, x):
+        return gradient_of(x.double(), graph, t, normalize).to(x.dtype)
     if graph.num_edges == 0 or x.size(1) == 0:
         return torch.zeros_like(x)
     # Autograd needs the out-of-place products; without it (the default, detached use) the
@@ -363,6 +369,13 @@ class _EdgeWeightedProduct(torch.autograd.Function):
 
 
 
+def _below_range(t: float | Tensor, x: Tensor) -> bool:
+    """A number ``T`` smaller than ``x``'s dtype can hold (1e-39 in float32 becomes 0 or a
+    subnormal, and E / T then inf or NaN): such a ``T`` is computed with in float64."""
+    return not isinstance(t, Tensor) and x.dtype != torch.float64 and (
+        t < torch.finfo(x.dtype).tiny)
+
+
 def _spmm(adj: Tensor, x: Tensor) -> Tensor:
     # reduce="sum" takes PyTorch's CPU kernel written for PyG; against @ it measured 1.3x faster
     # on one machine of ours and 0.85x on another: not worth a switch
@@ -390,7 +403,7 @@ def _check_temperature(temperature: float | Tensor) -> float | Tensor:
                 f"{tuple(temperature.shape)}"
             )
         value = float(temperature.detach())
-    elif isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+    elif isinstance(temperature, Real) and not isinstance(temperature, bool):
         value = float(temperature)
     else:
         raise ValueError(
@@ -416,7 +429,8 @@ def _check_edge_index(edge_index: Tensor, num_nodes: int | None) -> Tensor:
             f"edge_index: expected an integer tensor (torch.long), got {edge_index.dtype}"
         )
     edge_index = edge_index.long()
-    if num_nodes is not None and (not isinstance(num_nodes, int) or num_nodes < 0):
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, Integral) or num_nodes < 0):
         raise ValueError(f"num_nodes: expected a non-negative int, got {num_nodes!r}")
     if edge_index.numel() > 0:
         low, high = int(edge_index.min()), int(edge_index.max())
@@ -438,10 +452,17 @@ def _check_inputs(
         raise ValueError(f"x: expected a 2-D tensor [num_nodes, channels], got {shape}")
     if not x.is_floating_point():
         raise ValueError(f"x: expected a floating-point tensor, got {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"x: expected float32 or float64, got {x.dtype}: the energies "
+                         "underflow and cancel in 16 bits (pass x.float())")
+    if x.device.type == "meta":
+        raise ValueError("x: the meta device holds no values to compute an entropy of")
     # one cheap reduction first; the elementwise check only when the sum is not finite
     if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         raise ValueError("x: expected finite values, found NaN or inf")
-    if num_nodes is not None and num_nodes != x.size(0):
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, Integral)
+                                  or num_nodes != x.size(0)):
         raise ValueError(f"num_nodes: expected x.size(0) = {x.size(0)}, got {num_nodes}")
     n = x.size(0)
     if isinstance(edge_index, PreparedGraph):

@@ -78,7 +78,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
-        if self.dataset.lower() not in dataset_names():
+        if not isinstance(self.dataset, str) or self.dataset.lower() not in dataset_names():
             raise ValueError(f"dataset: unknown name {self.dataset!r}; choose one of "
                              f"{', '.join(dataset_names())}")
         for name in ("depth", "hidden", "epochs", "patience"):
@@ -88,6 +88,14 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed: expected an integer, got {self.seed!r}")
+        if not isinstance(self.model_options, dict):
+            raise ValueError(f"model_options: expected a mapping of option names to values, "
+                             f"got {self.model_options!r}")
+        for name in ("normalize_features",):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+        if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
+            raise ValueError(f"data_dir: expected a path, got {self.data_dir!r}")
         checked: dict[str, Any] = {
             "dataset": self.dataset.lower(),
             "split_index": _split_index(self.split_index),
@@ -255,6 +263,7 @@ def train(
     if data is None:
         data = load_dataset(config.dataset, config.data_dir, split=config.split,
                             normalize_features=config.normalize_features, seed=config.seed)
+    check_memory(config, data)
     count = num_splits(data)
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
@@ -280,6 +289,38 @@ def train(
         versions=versions(),
         num_parameters=splits[0].num_parameters,
     )
+
+
+def check_memory(config: TrainConfig, data: Data) -> None:
+    """Refuses, before anything is built, a run that cannot fit in memory: every model keeps
+    ``depth`` hidden states of ``n x hidden`` floats and has at least an ``in x hidden``
+    and a ``hidden x out`` weight (with their gradients and Adam's two moments). This is a
+    lower bound, so nothing that fits is refused."""
+    n, hidden = data.num_nodes, config.hidden
+    weights = hidden * (data.num_features + int(data.y.max()) + 1)
+    need = 4 * (config.depth * n * hidden + 4 * weights)
+    available = _available_memory()
+    if available is not None and need > available:
+        gib = 2**30
+        raise ValueError(
+            f"depth, hidden: a {config.depth}-layer, width-{hidden} {config.model} on "
+            f"{n} nodes needs at least {need / gib:.1f} GiB (hidden states "
+            f"{4 * config.depth * n * hidden / gib:.1f} GiB, weights with gradients and "
+            f"Adam's moments {16 * weights / gib:.1f} GiB); {available / gib:.1f} GiB of "
+            "memory is available"
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), or ``None`` if unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _build(config: TrainConfig, data: Data) -> DeepGNN:

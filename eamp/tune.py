@@ -87,7 +87,16 @@ def _is_journal(url: str) -> bool:
 
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """A storage for ``url``: a journal file, or a database with a heartbeat."""
+    """A storage for ``url``: a journal file, or a database with a heartbeat. A URL that
+    cannot be opened is a ``ValueError`` naming it."""
+    try:
+        return _make_storage(url)
+    except Exception as error:  # SQLAlchemy, drivers and the file system raise many kinds
+        raise ValueError(f"storage: cannot open {url!r} ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''})") from error
+
+
+def _make_storage(url: str) -> optuna.storages.BaseStorage:
     if _is_journal(url):
         path = url.removeprefix("journal:")
         backend = optuna.storages.journal.JournalFileBackend(path)

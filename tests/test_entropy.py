@@ -322,3 +322,30 @@ def test_backward_memory_grows_linearly():
     small, large = growth_kb(2000), growth_kb(8000)
     # a dense [n, n] float64 gradient would add 32 MB and then 512 MB (16x)
     assert large < 5 * small + 16_000 and large < 64_000, (small, large)
+
+
+def test_temperature_below_float32_range_is_computed_in_float64():
+    edge_index = to_undirected(torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]]))
+    x = torch.tensor([[0.0, 1.0], [1e-20, 0.5], [2e-20, 0.2], [0.3, 0.1]])
+    for t in (1e-39, 1e-50):
+        grad = entropy_gradient(x, edge_index, t)
+        assert grad.dtype == torch.float32 and torch.isfinite(grad).all()
+        torch.testing.assert_close(grad, entropy_gradient(x.double(), edge_index, t).float())
+        s = boltzmann_entropy(x, edge_index, t)
+        assert torch.isfinite(s) and s.dtype == torch.float32
+
+
+def test_numpy_scalars_and_the_dtypes_it_cannot_compute_in():
+    import numpy as np
+
+    edge_index = to_undirected(torch.tensor([[0, 1], [1, 2]]))
+    x = torch.randn(3, 4)
+    expected = entropy_gradient(x, edge_index, 2.0)
+    torch.testing.assert_close(
+        entropy_gradient(x, edge_index, np.float32(2.0), num_nodes=np.int64(3)), expected)
+    assert prepare_graph(edge_index, np.int64(3)).num_nodes == 3
+    for dtype in (torch.float16, torch.bfloat16):
+        with pytest.raises(ValueError, match=f"x: expected float32 or float64, got {dtype}"):
+            entropy_gradient(x.to(dtype), edge_index, 1.0)
+    with pytest.raises(ValueError, match="x: the meta device"):
+        entropy_gradient(x.to("meta"), edge_index, 1.0)

@@ -27,7 +27,8 @@ from eamp.models.pairnorm import PAIRNORM_MODES, PairNormGCN
 from eamp.nn.options import EntropyOptions, real_number
 
 __all__ = ["TrainDefaults", "Param", "ModelSpec", "MODELS", "TRAINING_SPACE", "model_names",
-           "get_model_spec", "build_model", "register_model", "reproduction_models"]
+           "get_model_spec", "build_model", "register_model", "reproduction_models",
+           "parse_option"]
 
 COMMON_ARGS = ("in_channels", "out_channels", "depth", "hidden_channels", "dropout")
 
@@ -155,6 +156,37 @@ class ModelSpec:
         return checked
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def parse_option(spec: ModelSpec, name: str, text: str) -> Any:
+    """The command-line text of option ``name`` as the type ``spec``'s model declares: bool
+    from true/false/1/0/yes/no/on/off, numbers, strings, and ``null``/``none`` where ``None``
+    is allowed. Raises ``ValueError`` naming the option and what it expected."""
+    if name not in spec._signature:
+        spec.check_options({name: text})  # the unknown-option error
+    annotation = spec._signature[name].annotation
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
+        annotation,)
+    word = text.strip().lower()
+    if type(None) in allowed and word in ("null", "none"):
+        return None
+    if bool in allowed:
+        if word in _TRUE + _FALSE:
+            return word in _TRUE
+        raise ValueError(f"{name}: expected true or false (or 1/0, yes/no), got {text!r}")
+    for kind in (int, float):
+        if kind in allowed:
+            try:
+                return _typed(name, kind(text), annotation)
+            except ValueError:
+                if kind is int and float in allowed:
+                    continue
+                raise ValueError(f"{name}: expected {'an integer' if kind is int else 'a number'}"
+                                 f", got {text!r}") from None
+    return _typed(name, text, annotation)
+
+
 def _typed(name: str, value: Any, annotation: Any) -> Any:
     """``value`` as the type ``annotation`` names (bool, int, float, str, or X | None)."""
     allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
@@ -280,7 +312,7 @@ def get_model_spec(name: str) -> ModelSpec:
     """The spec of ``name``; an unknown name is a ``ValueError`` listing the choices."""
     try:
         return MODELS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(
             f"model: unknown name {name!r}; choose one of {', '.join(MODELS)}"
         ) from None
