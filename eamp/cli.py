@@ -370,6 +370,7 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from eamp.data import DatasetUnavailable
+    from eamp.errors import Incomplete
 
     _CREATED.clear()
     try:
@@ -379,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eamp: error: {error}", file=sys.stderr)
         _remove_empty_folders()
         return 2
+    except Incomplete as error:
+        print(f"eamp: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("eamp: interrupted", file=sys.stderr)
         return 130

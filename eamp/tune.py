@@ -6,10 +6,11 @@ Storage: a SQLite file in the output folder by default; any database URL Optuna 
 in ``.log``/``.journal``) on a shared file system. The same command with the same
 ``--storage`` and ``--study`` joins a study, and running it again continues it.
 
-A worker killed in the middle of a trial: with a database storage, Optuna's heartbeat marks
-its trial failed once it has been silent for :data:`GRACE_PERIOD` seconds; with a journal
-file, the next worker on the same machine fails the trials of workers that are gone (their
-process id and host are recorded on each trial).
+A worker killed in the middle of a trial: every trial records its host and process id, and
+``eamp tune`` fails the running trials of local workers that are gone at once (when it
+notices, and whenever it starts); a worker on another machine is caught by Optuna's heartbeat
+(database storage) once it has been silent for :data:`GRACE_PERIOD` seconds. ``--trials N``
+means N more finished trials: a killed worker is replaced. Workers die with their parent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import threading
+import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,15 +31,20 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from eamp.data import load_dataset, num_splits
+from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
 from eamp.train import TrainConfig, train
 
-__all__ = ["TuneConfig", "tune", "make_storage", "suggest", "best_config"]
+__all__ = ["TuneConfig", "TuneIncomplete", "tune", "make_storage", "suggest", "best_config"]
 
 HEARTBEAT_INTERVAL = 5
 # seconds of silence after which a database trial counts as dead (env override for tests)
 GRACE_PERIOD = int(os.environ.get("EAMP_TUNE_GRACE_PERIOD", "20"))
+# seconds after which a journal file's lock is taken to be a dead writer's
+JOURNAL_GRACE = 5
+# seconds a worker waits for the lock of the local workers before it goes on without it
+LOCK_TIMEOUT = 30
 
 
 def suggest(trial: Trial, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -99,7 +108,10 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
 def _make_storage(url: str) -> optuna.storages.BaseStorage:
     if _is_journal(url):
         path = url.removeprefix("journal:")
-        backend = optuna.storages.journal.JournalFileBackend(path)
+        # a writer holds the file's lock for one append: a lock older than a few seconds
+        # belongs to a killed worker (Optuna's default waits 30 s before breaking it)
+        lock = optuna.storages.journal.JournalFileSymlinkLock(path, grace_period=JOURNAL_GRACE)
+        backend = optuna.storages.journal.JournalFileBackend(path, lock_obj=lock)
         return optuna.storages.JournalStorage(backend)
     with warnings.catch_warnings():
         # the heartbeat is what fails a killed worker's trial; Optuna calls it experimental
@@ -119,28 +131,53 @@ def _open_study(config: TuneConfig, url: str) -> optuna.Study:
     )
 
 
-def _fail_orphans(study: optuna.Study) -> None:
-    """Journal storage has no heartbeat: fail the running trials of dead local workers."""
-    host = socket.gethostname()
+def _fail_orphans(study: optuna.Study) -> int:
+    """Fails the running trials of local workers that are gone (each trial records its host
+    and process id), at once rather than after a heartbeat's grace period (a journal file has
+    no heartbeat at all). Returns how many it failed."""
+    host, failed = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get("host") != host:
-            continue
         pid = trial.user_attrs.get("pid")
-        if pid is not None and not _alive(int(pid)):
+        if trial.user_attrs.get("host") == host and pid is not None and not _alive(int(pid)):
             study.tell(trial.number, state=TrialState.FAIL)
+            failed += 1
+    return failed
+
+
+def _count(study: optuna.Study, run: str) -> tuple[int, int]:
+    """(finished, running) trials of the ``eamp tune`` command ``run``. Finished: complete,
+    pruned, or failed by an error of its own (not by a worker that died)."""
+    finished = running = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("run") != run:
+            continue
+        if t.state == TrialState.RUNNING:
+            running += 1
+        elif t.state != TrialState.FAIL or "error" in t.user_attrs:
+            finished += 1
+    return finished, running
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: trust the signal
 
 
-def objective_for(config: TuneConfig) -> Callable[[Trial], float]:
+def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None,
+                  run: str = "") -> Callable[[Trial], float]:
+    """The objective: mean best validation accuracy over the seeds (or splits) of one
+    sampled configuration. Each trial records the host, process and ``run`` (the command)
+    it belongs to; ``on_start`` is called once it has."""
     base = config.base.resolved()
     data = load_dataset(base.dataset, base.data_dir, split=base.split,
                         normalize_features=base.normalize_features)
@@ -150,6 +187,9 @@ def objective_for(config: TuneConfig) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("run", run)
+        if on_start is not None:
+            on_start()
         training, options = suggest(trial, base.model)
         trial_config = replace(base, **training,
                                model_options={**base.model_options, **options})
@@ -168,6 +208,9 @@ def objective_for(config: TuneConfig) -> Callable[[Trial], float]:
             except FloatingPointError as error:
                 trial.set_user_attr("error", str(error))
                 raise optuna.TrialPruned() from error
+            except RuntimeError as error:  # failed by its own error: it counts as finished
+                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+                raise
             vals.append(result.best_val_acc)
             tests.append(result.test_acc)
         # recorded, never used to choose
@@ -178,39 +221,102 @@ def objective_for(config: TuneConfig) -> Callable[[Trial], float]:
     return objective
 
 
-def _worker(config: TuneConfig, url: str, trials: int) -> None:
+class TuneIncomplete(Incomplete):
+    """Fewer trials finished than asked for (workers kept dying)."""
+
+
+def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | None) -> None:
+    """Runs trials of the command ``run`` until ``config.trials`` of them have finished or
+    are running. ``lock`` makes the count and the start of a trial one step across the local
+    workers (a lock left held by a worker that died is given up on after a while); with
+    ``parent``, the worker ends when that process is gone."""
     import torch
 
+    if parent is not None:
+        threading.Thread(target=_follow_parent, args=(parent,), daemon=True).start()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, config.workers)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(config, url)
-    if _is_journal(url):
-        _fail_orphans(study)
-    study.optimize(objective_for(config), n_trials=trials, catch=(RuntimeError,))
+    held = False
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            lock.release()
+
+    objective = objective_for(config, on_start=release, run=run)
+    while True:
+        held = lock.acquire(timeout=LOCK_TIMEOUT)
+        try:
+            _fail_orphans(study)
+            finished, running = _count(study, run)
+            if finished + running >= config.trials:
+                return
+            study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+        finally:
+            release()
+
+
+def _follow_parent(parent: int) -> None:
+    """A worker dies with the ``eamp tune`` that started it (no orphans at work)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def tune(config: TuneConfig, out: Path) -> Path:
-    """Adds ``config.trials`` trials to the study, then writes ``out/best.json``,
-    ``out/tuning.png`` and ``out/importance.png``. Returns the path of ``best.json``."""
+    """Runs trials until ``config.trials`` more trials of the study have finished (complete,
+    pruned, or failed by their own error), then writes ``out/best.json``,
+    ``out/tuning.png`` and ``out/importance.png``. Returns the path of ``best.json``.
+
+    Local workers share the count: a worker killed mid-trial has its trial failed at once
+    and is replaced, so the study still gains ``config.trials`` finished trials; if workers
+    keep dying, :class:`TuneIncomplete` says how many finished."""
     if config.trials < 1 or config.workers < 1 or config.seeds < 1:
         raise ValueError("trials, workers, seeds: expected integers >= 1")
     out.mkdir(parents=True, exist_ok=True)
     url = _storage_url(config.storage, out)
-    _open_study(config, url)  # create it once, before the workers race to
-    shares = [config.trials // config.workers + (i < config.trials % config.workers)
-              for i in range(config.workers)]
-    shares = [s for s in shares if s > 0]
-    if len(shares) == 1:
-        _worker(config, url, shares[0])
+    study = _open_study(config, url)  # create it once, before the workers race to
+    _fail_orphans(study)
+    run = uuid.uuid4().hex
+    if config.workers == 1:
+        _worker(config, url, run, threading.Lock(), None)
     else:
-        context = multiprocessing.get_context("spawn")
-        processes = [context.Process(target=_worker, args=(config, url, s)) for s in shares]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join()
-    study = _open_study(config, url)
-    return write_outputs(study, config, out)
+        _run_workers(config, url, run, study)
+    _fail_orphans(study)
+    done, _ = _count(study, run)
+    path = write_outputs(study, config, out)
+    if done < config.trials:
+        raise TuneIncomplete(f"tune: {done} of {config.trials} trials finished; workers kept "
+                             f"dying (their trials are marked failed in study "
+                             f"{study.study_name!r})")
+    return path
+
+
+def _run_workers(config: TuneConfig, url: str, run: str, study: optuna.Study) -> None:
+    """``config.workers`` local processes; one that dies is replaced (up to ``2 x workers``
+    times) while trials remain."""
+    context = multiprocessing.get_context("spawn")
+    lock = context.Lock()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker, args=(config, url, run, lock, os.getpid()))
+        process.start()
+        return process
+
+    processes = [start() for _ in range(config.workers)]
+    replacements = 2 * config.workers
+    while processes:
+        time.sleep(0.2)
+        for process in [p for p in processes if not p.is_alive()]:
+            processes.remove(process)
+            if process.exitcode == 0:
+                continue
+            _fail_orphans(study)
+            if replacements > 0 and _count(study, run)[0] < config.trials:
+                replacements -= 1
+                processes.append(start())
 
 
 def best_config(study: optuna.Study) -> dict[str, Any]:

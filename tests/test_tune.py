@@ -89,3 +89,85 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_goes_on(tmp_path):
     assert states.count(TrialState.FAIL) == 1
     assert states.count(TrialState.RUNNING) == 0
     assert len(states) == 3
+
+
+SLOW = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8",
+        "--epochs", "400", "--patience", "400"]
+
+
+def _tune_process(tmp_path, url, trials, workers, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "eamp.cli", "tune", *SLOW, "--trials", str(trials),
+         "--workers", str(workers), "--out", str(tmp_path), "--storage", url, "--study", "s",
+         *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _running_pids(url, count, deadline=120):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            running = _study(url, "s").get_trials(states=(TrialState.RUNNING,))
+        except KeyError:
+            running = []
+        pids = [t.user_attrs["pid"] for t in running if "pid" in t.user_attrs]
+        if len(pids) >= count:
+            return pids
+        time.sleep(0.2)
+    pytest.fail(f"fewer than {count} trials started")
+
+
+def _storage(tmp_path, kind):
+    return (f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite"
+            else f"journal:{tmp_path / 'study.journal'}")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_killed_worker_is_replaced_and_trials_means_finished_trials(tmp_path, kind):
+    url = _storage(tmp_path, kind)
+    command = _tune_process(tmp_path, url, 3, 2)
+    (victim, *_) = _running_pids(url, 1)
+    os.kill(victim, signal.SIGKILL)
+    _, err = command.communicate(timeout=300)
+    assert command.returncode == 0, err
+    states = [t.state for t in _study(url, "s").get_trials()]
+    assert states.count(TrialState.FAIL) == 1  # the killed one
+    assert states.count(TrialState.RUNNING) == 0
+    assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 3
+    assert (tmp_path / "best.json").exists()
+
+
+def test_workers_die_with_their_parent_and_a_rerun_cleans_up(tmp_path):
+    url = _storage(tmp_path, "journal")
+    command = _tune_process(tmp_path, url, 4, 2)
+    pids = _running_pids(url, 2)
+    os.kill(command.pid, signal.SIGKILL)
+    command.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive_pid(p) for p in pids):
+        time.sleep(0.2)
+    assert not any(_alive_pid(p) for p in pids), "workers outlived their parent"
+    fast = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, patience=3)
+    tune(TuneConfig(base=fast, trials=1, storage=url, study="s"), tmp_path)
+    states = [t.state for t in _study(url, "s").get_trials()]
+    assert states.count(TrialState.RUNNING) == 0 and states.count(TrialState.FAIL) == 2
+    assert (tmp_path / "best.json").exists()
+
+
+def test_a_rerun_within_the_grace_period_fails_the_killed_trial(tmp_path):
+    url = _storage(tmp_path, "sqlite")
+    command = _tune_process(tmp_path, url, 1, 1)
+    _running_pids(url, 1)
+    os.kill(command.pid, signal.SIGKILL)  # the only worker: the command itself
+    command.wait()
+    fast = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, patience=3)
+    tune(TuneConfig(base=fast, trials=1, storage=url, study="s"), tmp_path)
+    states = [t.state for t in _study(url, "s").get_trials()]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def _alive_pid(pid):
+    from eamp.tune import _alive
+
+    return _alive(pid)
