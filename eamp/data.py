@@ -180,13 +180,18 @@ def dataset_names() -> list[str]:
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``."""
+    """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``; a path that
+    exists and is not a folder is a ``ValueError``."""
     if root is not None:
-        return Path(root).expanduser()
-    if os.environ.get("EAMP_DATA_DIR"):
-        return Path(os.environ["EAMP_DATA_DIR"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "eamp" / "data"
+        path = Path(root).expanduser()
+    elif os.environ.get("EAMP_DATA_DIR"):
+        path = Path(os.environ["EAMP_DATA_DIR"]).expanduser()
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        path = Path(cache) / "eamp" / "data"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"data_dir: {path} is not a folder")
+    return path
 
 
 def load_dataset(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from torch import Tensor
 from torch.nn import Module
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from eamp.nn.options import real_number
 
 __all__ = ["DeepGNN", "normalized_adjacency"]
 
@@ -34,14 +38,15 @@ class DeepGNN(Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("depth", depth), ("hidden_channels", hidden_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-        if not 0 <= dropout < 1:
+        dropout = real_number("dropout", dropout, low=0.0)
+        if not dropout < 1:
             raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.depth = depth
-        self.hidden_channels = hidden_channels
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.depth = int(depth)
+        self.hidden_channels = int(hidden_channels)
         self.dropout = float(dropout)
 
     def forward(
