@@ -162,7 +162,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         base = _read_config(args.config)
     config = config_from_args(args, base)  # checked here, before any data is loaded
     out = output_folder(args.out)
-    result = train(config)
+    # a log that is not a terminal gets a line every 50 epochs instead of a progress bar
+    result = train(config, log_every=0 if sys.stderr.isatty() else 50)
     result.to_json(out / "result.json")
     print(f"{config.model} on {config.dataset}, depth {config.depth}: best val "
           f"{result.best_val_acc:.4f}, test {result.test_acc:.4f}, "

@@ -97,6 +97,7 @@ class TrainConfig:
         if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
             raise ValueError(f"data_dir: expected a path, got {self.data_dir!r}")
         checked: dict[str, Any] = {
+            "model": spec.name,
             "dataset": self.dataset.lower(),
             "split_index": _split_index(self.split_index),
             "model_options": spec.check_options(self.model_options),
@@ -170,6 +171,7 @@ class RunResult:
     splits: list[dict[str, Any]]
     versions: dict[str, str]
     num_parameters: int
+    environment: dict[str, Any] = field(default_factory=dict)
     schema: int = RESULT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,6 +220,15 @@ def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str,
             if key != "data_dir" and stored.get(key) != value}
 
 
+def environment() -> dict[str, Any]:
+    """What a run's numbers depend on besides its config: a deep network's result moves
+    with the summation order, which the thread count and the deterministic flags set."""
+    return {"threads": torch.get_num_threads(),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "device": "cpu"}
+
+
 def versions() -> dict[str, str]:
     import torch_geometric
 
@@ -241,6 +252,7 @@ def train(
     *,
     progress: bool | None = None,
     on_epoch: EpochCallback | None = None,
+    log_every: int = 0,
 ) -> RunResult:
     """Trains ``config.model`` on ``config.dataset`` with Adam, full batch.
 
@@ -255,6 +267,8 @@ def train(
         progress (bool, optional): an epoch progress bar; default: only on a terminal.
         on_epoch (callable, optional): ``on_epoch(epoch, val_acc)`` after each epoch, e.g.
             Optuna's pruning; an exception it raises stops the run and propagates.
+        log_every (int): without a progress bar, a line on stderr every ``log_every``
+            epochs (``0``: none), for logs that are not a terminal. (default: ``0``)
 
     Returns:
         RunResult
@@ -269,7 +283,8 @@ def train(
     if progress is None:
         progress = sys.stderr.isatty()
     splits = [
-        _train_split(config, data, index, progress, on_epoch, step_offset=position * config.epochs)
+        _train_split(config, data, index, progress, on_epoch,
+                     step_offset=position * config.epochs, log_every=log_every)
         for position, index in enumerate(indices)
     ]
     layer_energy = np.mean([s.layer_energy for s in splits], axis=0).tolist()
@@ -288,6 +303,7 @@ def train(
                 for s in splits],
         versions=versions(),
         num_parameters=splits[0].num_parameters,
+        environment=environment(),
     )
 
 
@@ -339,7 +355,7 @@ def _optimizer(model: DeepGNN, lr: float, weight_decay: float) -> torch.optim.Op
 
 def _train_split(
     config: TrainConfig, data: Data, index: int, progress: bool,
-    on_epoch: EpochCallback | None, step_offset: int,
+    on_epoch: EpochCallback | None, step_offset: int, log_every: int = 0,
 ) -> SplitResult:
     from tqdm.auto import tqdm
 
@@ -383,6 +399,10 @@ def _train_split(
         if progress:
             bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_acc:.3f}",
                             best=f"{best_val:.3f}")
+        elif log_every and (epoch + 1) % log_every == 0:
+            print(f"{config.model} L={config.depth} split {index}: epoch {epoch + 1}/"
+                  f"{config.epochs} loss {loss_value:.3f} val {val_acc:.3f} best {best_val:.3f}",
+                  file=sys.stderr, flush=True)
         if on_epoch is not None:
             on_epoch(step_offset + epoch, val_acc)
         if epoch - best_epoch >= config.patience:

@@ -140,3 +140,15 @@ def test_default_settings_reach_the_documented_accuracy(model, threshold, data_r
     result = train(TrainConfig(model, "cora", 16, hidden=64, data_dir=str(data_root)))
     assert result.test_acc >= threshold
     assert len(result.layer_energy) == 17
+
+
+def test_names_any_case_environment_recorded_and_progress_lines_in_logs(tmp_path, capsys):
+    assert main(["train", "--model", "GCN", "--dataset", "CSBM", "--depth", "2", "--epochs",
+                 "100", "--patience", "100", "--out", str(tmp_path)]) == 0
+    payload = read_result(tmp_path / "result.json")
+    assert payload["model"] == "gcn" and payload["dataset"] == "csbm"
+    assert payload["environment"]["threads"] >= 1
+    assert "deterministic_algorithms" in payload["environment"]
+    # stderr is not a terminal here: a line every 50 epochs
+    err = capsys.readouterr().err
+    assert "epoch 50/100" in err and "epoch 100/100" in err

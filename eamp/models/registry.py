@@ -309,10 +309,11 @@ def reproduction_models() -> tuple[str, ...]:
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    """The spec of ``name``; an unknown name is a ``ValueError`` listing the choices."""
+    """The spec of ``name`` (any case); an unknown name is a ``ValueError`` listing the
+    choices."""
     try:
-        return MODELS[name]
-    except (KeyError, TypeError):
+        return MODELS[name.lower()]
+    except (KeyError, AttributeError):
         raise ValueError(
             f"model: unknown name {name!r}; choose one of {', '.join(MODELS)}"
         ) from None
