@@ -13,8 +13,12 @@ says which files to put where.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,8 +243,48 @@ def load_dataset(
     return data
 
 
+def _writable(folder: Path) -> bool:
+    """Whether PyG may write ``processed/`` into ``folder``. A folder without write
+    permission counts as read-only even for root (who could write it anyway: a shared data
+    folder is read-only by intent); then a probe file catches read-only mounts."""
+    if not folder.exists():
+        return True
+    if not os.stat(folder).st_mode & stat.S_IWUSR or not os.access(folder, os.W_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+_ANNOUNCED: set[Path] = set()
+
+
+def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
+    """A writable root for a read-only ``source``: under the user cache, keyed by the source
+    folder, whose raw folder is a link to the source's (read, never written)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eamp"
+    key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]
+    root = base / "processed" / key
+    raw = info.raw_dir(source, split)
+    link = info.raw_dir(root, split)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        link.symlink_to(raw.resolve(), target_is_directory=True)
+    except FileExistsError:
+        pass  # made by an earlier run (or a worker beside this one)
+    if source not in _ANNOUNCED:
+        _ANNOUNCED.add(source)
+        print(f"eamp: {source} is read-only: reading its raw files, keeping processed files "
+              f"in {root}", file=sys.stderr)
+    return root
+
+
 def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
     missing = info.missing_files(root, split)
+    if not missing and not _writable(info.raw_dir(root, split).parent):
+        root = _processed_cache(info, root, split)
     existed = root.exists()
     try:
         return info.loader(root, split)

@@ -1,3 +1,6 @@
+import shutil
+import stat
+
 import pytest
 import torch
 from torch_geometric.utils import contains_self_loops, is_undirected
@@ -103,3 +106,23 @@ def test_every_shared_dataset_loads(all_data_root):
         assert num_splits(data) == (1 if name in ("cora", "citeseer") else 10), name
     assert set(dataset_names()) >= {"cora", "citeseer", "texas", "actor", "tolokers",
                                     "chameleon_filtered", "squirrel_filtered", "grid", "csbm"}
+
+
+def test_a_read_only_data_folder_is_read_in_place(tmp_path, data_root, monkeypatch, capsys):
+    source = tmp_path / "shared"
+    shutil.copytree(data_root / "Cora" / "raw", source / "Cora" / "raw")
+    for folder in (source, source / "Cora", source / "Cora" / "raw"):
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    before = sorted((p.relative_to(source), p.stat().st_mtime_ns) for p in source.rglob("*"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    try:
+        data = load_dataset("cora", source)
+        again = load_dataset("cora", source)  # from the cache's processed files
+    finally:
+        for folder in (source, source / "Cora", source / "Cora" / "raw"):
+            folder.chmod(0o755)
+    assert data.num_nodes == again.num_nodes == 2708
+    assert sorted((p.relative_to(source), p.stat().st_mtime_ns)
+                  for p in source.rglob("*")) == before  # nothing written into the source
+    assert list((tmp_path / "cache" / "eamp" / "processed").glob("*/Cora/processed/*.pt"))
+    assert capsys.readouterr().err.count("is read-only") == 1  # said once
