@@ -300,8 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "and reproduce (Nazari et al., 2023).")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=_positive_int, metavar="N",
+                        help="threads this command uses in all, split among its workers "
+                        "(default: $EAMP_NUM_THREADS, else every core)")
 
-    p = sub.add_parser("train", help="train one model, write DIR/result.json",
+    def add(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """A subcommand with the shared options; its --help opens with its one line."""
+        kwargs.setdefault("description", help[0].upper() + help[1:] + ".")
+        return sub.add_parser(name, parents=[common], help=help, **kwargs)
+
+    p = add("train", help="train one model, write DIR/result.json",
                        description="Full-batch node classification; writes DIR/result.json.")
     add_model_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder of result.json")
@@ -309,11 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(command-line flags win)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("datasets", help="list datasets and whether their raw files are here")
+    p = add("datasets", help="list datasets and whether their raw files are here")
     p.add_argument("--data-dir", help="data root")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("demo", help="entropy ascent on the 10x10 grid: energy and entropy")
+    p = add("demo", help="entropy ascent on the 10x10 grid: energy and entropy")
     p.add_argument("--steps", type=_positive_int, default=20)
     p.add_argument("--temperature", type=_positive_float, default=1.0)
     p.add_argument("--step", type=_positive_float, default=0.5, help="lambda of each step")
@@ -323,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("oversmoothing", help="Figure 2: energy of untrained deep models "
+    p = add("oversmoothing", help="Figure 2: energy of untrained deep models "
                        "on the grid")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--models", nargs="+", default=list(reproduction_models()),
@@ -336,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "un-normalised sum over edges / n")
     p.set_defaults(func=cmd_oversmoothing)
 
-    p = sub.add_parser("reproduce", help="the paper's Figure 2, Table 1 and Figure 3, "
+    p = add("reproduce", help="the paper's Figure 2, Table 1 and Figure 3, "
                        "and a report")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
@@ -348,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", metavar="DIR", help="use the best.json of 'eamp tune' runs")
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("tune", help="Optuna search over a model's hyper-parameters")
+    p = add("tune", help="Optuna search over a model's hyper-parameters")
     add_model_arguments(p, searched=True)
     p.add_argument("--trials", type=_positive_int, required=True,
                    help="finished trials to add in this run, shared by the workers")
@@ -376,6 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CREATED.clear()
     try:
         args = build_parser().parse_args(argv)
+        from eamp.runtime import use_threads, warn_if_busy
+
+        use_threads(args.threads)
+        if args.command in ("train", "tune", "reproduce", "oversmoothing"):
+            warn_if_busy()
         return int(args.func(args) or 0)
     except (UsageError, ValueError, DatasetUnavailable, FloatingPointError) as error:
         print(f"eamp: error: {error}", file=sys.stderr)

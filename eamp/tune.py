@@ -34,6 +34,7 @@ from eamp.data import load_dataset, num_splits
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
+from eamp.runtime import worker_threads
 from eamp.train import TrainConfig, train
 
 __all__ = ["TuneConfig", "TuneIncomplete", "tune", "make_storage", "suggest", "best_config"]
@@ -234,7 +235,7 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
 
     if parent is not None:
         threading.Thread(target=_follow_parent, args=(parent,), daemon=True).start()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, config.workers)))
+    torch.set_num_threads(worker_threads(config.workers))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(config, url)
     held = False

@@ -152,3 +152,29 @@ def test_names_any_case_environment_recorded_and_progress_lines_in_logs(tmp_path
     # stderr is not a terminal here: a line every 50 epochs
     err = capsys.readouterr().err
     assert "epoch 50/100" in err and "epoch 100/100" in err
+
+
+def test_threads_option_environment_variable_and_busy_warning(tmp_path, monkeypatch, capsys):
+    import os
+
+    import torch
+
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("EAMP_NUM_THREADS", str(threads))  # restored after the test
+    try:
+        assert main(["train", "--model", "gcn", "--dataset", "csbm", "--depth", "2",
+                     "--epochs", "2", "--threads", "1", "--out", str(tmp_path)]) == 0
+        assert read_result(tmp_path / "result.json")["environment"]["threads"] == 1
+        assert os.environ["EAMP_NUM_THREADS"] == "1"  # what worker processes split
+        monkeypatch.setenv("EAMP_NUM_THREADS", "many")
+        assert main(["train", "--model", "gcn", "--dataset", "csbm", "--depth", "2",
+                     "--out", str(tmp_path / "x")]) == 2
+        assert "EAMP_NUM_THREADS: expected an integer" in capsys.readouterr().err
+        monkeypatch.setenv("EAMP_NUM_THREADS", str(threads))
+        monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+        assert main(["train", "--model", "gcn", "--dataset", "csbm", "--depth", "2",
+                     "--epochs", "1", "--out", str(tmp_path / "y")]) == 0
+        warning = [line for line in capsys.readouterr().err.splitlines() if "load" in line]
+        assert len(warning) == 1 and "above its" in warning[0]
+    finally:
+        torch.set_num_threads(threads)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -30,6 +29,7 @@ from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
+from eamp.runtime import worker_threads
 from eamp.train import config_differences, read_result, train, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
@@ -168,7 +168,7 @@ def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> in
         for job in jobs:
             report(_train_one(job))
     else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = worker_threads(workers)
         context = multiprocessing.get_context("spawn")
         with context.Pool(workers, initializer=_init_worker, initargs=(threads,)) as pool:
             for line in pool.imap_unordered(_train_one, jobs):
