@@ -40,8 +40,9 @@ RESULT_SCHEMA = 1
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of one run. ``None`` training settings take the model's defaults
-    (:class:`~eamp.models.TrainDefaults`); :meth:`resolved` fills them in.
+    """Every setting of one run, checked when built (a ``ValueError`` names the first bad
+    setting; no model is built to check it). ``None`` training settings take the model's
+    defaults (:class:`~eamp.models.TrainDefaults`); :meth:`resolved` fills them in.
 
     Args:
         model (str): a registry name.
@@ -96,6 +97,8 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
             raise ValueError(f"data_dir: expected a path, got {self.data_dir!r}")
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", os.fspath(self.data_dir))
         checked: dict[str, Any] = {
             "model": spec.name,
             "dataset": self.dataset.lower(),

@@ -215,6 +215,8 @@ class EntropicConv(Module):
         if self.log_entropy_weight is None and weight == 0:
             return torch.zeros_like(x)
         graph = entropy_graph if entropy_graph is not None else self._graph_cache(edge_index, x)
+        if graph.num_nodes != x.size(0):
+            raise ValueError(f"entropy_graph: has {graph.num_nodes} nodes, x has {x.size(0)} rows")
         graph = graph.to(x.device)
         source = x.detach() if self.options.detach else x
         if reference_entropy is not None and self.options.schedule == "adaptive":
