@@ -47,6 +47,26 @@ def test_quick_reproduction_writes_every_artifact(quick_run):
     assert max(int(r["layer"]) for r in energy) == 16
 
 
+def test_quick_report_says_what_it_ran_and_gives_verdicts(quick_run):
+    report = (quick_run / "report.md").read_text()
+    assert "30 epochs (the paper: 100; capped in this quick run)" in report
+    assert "ours minus the paper's" not in report  # no gaps from a quick run
+    assert report.count("**Verdict:** entropic GCN is above GCN in") == 2  # both protocols
+    assert "swing between layers" in report
+    assert "the same without the models that collapse" not in report  # that is in the PNG
+
+
+def test_swing_measures_a_zig_zag():
+    import numpy as np
+
+    from eamp.experiments.writeup import _swing
+
+    swing, flips = _swing(np.array([1.0, 4.0, 1.0, 4.0, 1.0]))
+    assert swing == pytest.approx(4.0) and flips == 1.0
+    swing, flips = _swing(np.array([1.0, 2.0, 4.0, 8.0]))
+    assert swing == pytest.approx(2.0) and flips == 0.0
+
+
 def test_grid_gcn_collapses_and_entropic_gcn_does_not(quick_run):
     with open(quick_run / "oversmoothing.csv") as handle:
         rows = list(csv.DictReader(handle))

@@ -57,28 +57,49 @@ def _floor(values: np.ndarray, level: float) -> np.ndarray:
 
 
 def plot_oversmoothing(rows: list[dict], path: Path, *, normalize: bool = True) -> Path:
-    """Log energy against layer: per model the median over seeds and a min-max band."""
+    """Log energy against layer: per model the median over seeds and a min-max band. When a
+    model collapses (its last energy below 1e-3 of its first), a second panel shows the
+    others alone, which the collapse's decades would squash into one band."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    grouped = group_energies(rows)
     level = _zero_level(rows)
-    for model, layers in group_energies(rows).items():
-        xs = np.array(sorted(layers))
-        values = [np.array(layers[x]) for x in xs]
-        median = _floor(np.array([np.median(v) for v in values]), level)
-        low = _floor(np.array([v.min() for v in values]), level)
-        high = _floor(np.array([v.max() for v in values]), level)
-        ax.plot(xs, median, label=label(model), color=color(model), lw=1.6)
-        ax.fill_between(xs, low, high, color=color(model), alpha=0.2, lw=0)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=level / 2)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("Dirichlet energy E" + ("" if normalize else " (un-normalised)"))
+    kept = [m for m, layers in grouped.items() if _kept(layers)]
+    panels = [list(grouped)] + ([kept] if kept and len(kept) < len(grouped) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False)
     seeds = len({row["seed"] for row in rows})
     zeros = any(float(row["energy"]) == 0 for row in rows)
-    ax.set_title(f"Untrained models on the 10x10 grid: energy after each layer\n"
-                 f"median and min-max over {seeds} seed{'s' * (seeds != 1)}"
-                 + (f"; E = 0 (a constant embedding) drawn at {level:.0e}" if zeros else ""))
-    return _save(fig, ax, path)
+    for index, (ax, models) in enumerate(zip(axes[0], panels)):
+        for model in models:
+            layers = grouped[model]
+            xs = np.array(sorted(layers))
+            values = [np.array(layers[x]) for x in xs]
+            median = _floor(np.array([np.median(v) for v in values]), level)
+            low = _floor(np.array([v.min() for v in values]), level)
+            high = _floor(np.array([v.max() for v in values]), level)
+            ax.plot(xs, median, label=label(model), color=color(model), lw=1.6)
+            ax.fill_between(xs, low, high, color=color(model), alpha=0.2, lw=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+        ax.set_ylabel("Dirichlet energy E" + ("" if normalize else " (un-normalised)"))
+        if index == 0:
+            ax.set_ylim(bottom=level / 2)
+            ax.set_title(f"Untrained models on the 10x10 grid: energy after each layer\n"
+                         f"median and min-max over {seeds} seed{'s' * (seeds != 1)}"
+                         + (f"; E = 0 (a constant embedding) drawn at {level:.0e}"
+                            if zeros else ""))
+        else:
+            ax.set_title("the same without the models that collapse\n(their own scale)")
+    return _save(fig, list(axes[0]), path)
+
+
+def _kept(layers: dict[int, list[float]]) -> bool:
+    """Whether a model's median energy after its last layer is at least 1e-3 of that after
+    its first (the report's 'collapses' line)."""
+    order = sorted(layers)
+    if len(order) < 2:
+        return True
+    first, last = np.median(layers[order[1]]), np.median(layers[order[-1]])
+    return first <= 0 or last >= 1e-3 * first
 
 
 def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
@@ -98,11 +119,12 @@ def plot_layer_energy(rows: list[dict], path: Path, title: str) -> Path:
     return _save(fig, ax, path)
 
 
-def _save(fig, ax, path: Path) -> Path:  # noqa: ANN001
-    """The figures' common finish: small title, grid, legend, PNG at 120 dpi."""
-    ax.title.set_fontsize(10)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9)
+def _save(fig, axes, path: Path) -> Path:  # noqa: ANN001
+    """The figures' common finish: small titles, grids, legends, PNG at 120 dpi."""
+    for ax in axes if isinstance(axes, list) else [axes]:
+        ax.title.set_fontsize(10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
