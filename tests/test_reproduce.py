@@ -16,7 +16,8 @@ def _median_energy(rows, model, layer):
 @pytest.fixture(scope="module")
 def quick_run(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce")
-    reproduce(ReproduceConfig(quick=True, data_dir=str(data_root)), out)
+    # two single-thread workers: small runs gain more from processes than from threads
+    reproduce(ReproduceConfig(quick=True, data_dir=str(data_root), workers=2), out)
     return out
 
 
