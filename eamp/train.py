@@ -92,9 +92,9 @@ class TrainConfig:
         if not isinstance(self.model_options, dict):
             raise ValueError(f"model_options: expected a mapping of option names to values, "
                              f"got {self.model_options!r}")
-        for name in ("normalize_features",):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.normalize_features, bool):
+            raise ValueError(f"normalize_features: expected true or false, got "
+                             f"{self.normalize_features!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
             raise ValueError(f"data_dir: expected a path, got {self.data_dir!r}")
         if self.data_dir is not None:

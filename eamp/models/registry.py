@@ -166,8 +166,7 @@ def parse_option(spec: ModelSpec, name: str, text: str) -> Any:
     if name not in spec._signature:
         spec.check_options({name: text})  # the unknown-option error
     annotation = spec._signature[name].annotation
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
-        annotation,)
+    allowed = _allowed(annotation)
     word = text.strip().lower()
     if type(None) in allowed and word in ("null", "none"):
         return None
@@ -187,10 +186,16 @@ def parse_option(spec: ModelSpec, name: str, text: str) -> Any:
     return _typed(name, text, annotation)
 
 
+def _allowed(annotation: Any) -> tuple[Any, ...]:
+    """The types an annotation admits (``X | None`` -> ``(X, NoneType)``)."""
+    if isinstance(annotation, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
 def _typed(name: str, value: Any, annotation: Any) -> Any:
     """``value`` as the type ``annotation`` names (bool, int, float, str, or X | None)."""
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
-        annotation,)
+    allowed = _allowed(annotation)
     if value is None and type(None) in allowed:
         return None
     if bool in allowed:
