@@ -132,17 +132,19 @@ def _open_study(config: TuneConfig, url: str) -> optuna.Study:
     )
 
 
-def _fail_orphans(study: optuna.Study) -> int:
+def _fail_orphans(study: optuna.Study) -> None:
     """Fails the running trials of local workers that are gone (each trial records its host
     and process id), at once rather than after a heartbeat's grace period (a journal file has
-    no heartbeat at all). Returns how many it failed."""
-    host, failed = socket.gethostname(), 0
+    no heartbeat at all). A trial that the parent, another worker or the heartbeat has failed
+    meanwhile is left as it is."""
+    host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = trial.user_attrs.get("pid")
         if trial.user_attrs.get("host") == host and pid is not None and not _alive(int(pid)):
-            study.tell(trial.number, state=TrialState.FAIL)
-            failed += 1
-    return failed
+            try:  # skips a trial already finished; the storage refuses one finished since
+                study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
 
 
 def _count(study: optuna.Study, run: str) -> tuple[int, int]:

@@ -171,3 +171,26 @@ def _alive_pid(pid):
     from eamp.tune import _alive
 
     return _alive(pid)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_an_orphan_failed_by_someone_else_first_is_skipped(tmp_path, kind, monkeypatch):
+    """The parent, a worker and the heartbeat may all see the same dead worker's trial as
+    running; whoever fails it second must not crash (CI saw "Cannot tell a FAIL trial")."""
+    import socket
+
+    from eamp.tune import _fail_orphans
+
+    url = _storage(tmp_path, kind)
+    study = optuna.create_study(study_name="s", storage=make_storage(url))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    trial = study.ask()
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", dead.pid)
+    stale = study.get_trials(states=(TrialState.RUNNING,))
+    _fail_orphans(study)  # the first one fails it
+    assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
+    monkeypatch.setattr(study, "get_trials", lambda *a, **k: stale)
+    _fail_orphans(study)  # the second, with a stale view, skips it
+    assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
