@@ -129,8 +129,10 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
             settings[key] = value
         if settings.get(key) is None:
             raise UsageError(f"--{key} is required (or --config with a {key})")
+    # where a run computes is this machine's choice: a config file's device is not taken
+    settings.pop("device", None)
     for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
-                "dropout", "epochs", "patience"):
+                "dropout", "epochs", "patience", "device", "precision"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
@@ -236,6 +238,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
     from eamp.data import grid_graph
+    from eamp.device import resolve_device
     from eamp.entropy import (
         boltzmann_entropy,
         entropy_gradient,
@@ -243,9 +246,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         total_dirichlet_energy,
     )
 
-    data = grid_graph(channels=args.channels, seed=args.seed)
+    device = resolve_device(args.device or "auto")
+    data = grid_graph(channels=args.channels, seed=args.seed).to(device)
     graph = prepare_graph(data.edge_index, data.num_nodes)
-    x = data.x.double() * args.scale
+    # float64 where the device has it (MPS has not)
+    x = data.x.to(torch.float32 if device.type == "mps" else torch.float64) * args.scale
     print(f"10x10 grid, {graph.num_edges // 2} edges, features U[0,1] x {args.scale} "
           f"(d={args.channels}), T={args.temperature}, step {args.step}")
     print(f"{'step':>5} {'energy E':>12} {'entropy S':>12}")
@@ -264,7 +269,8 @@ def cmd_oversmoothing(args: argparse.Namespace) -> int:
 
     config = OversmoothingConfig(models=tuple(args.models), layers=args.layers,
                                  width=args.width, seeds=args.seeds,
-                                 normalize=args.energy == "paper")
+                                 normalize=args.energy == "paper",
+                                 device=args.device or "auto")
     paths = run_oversmoothing(config, output_folder(args.out))
     for path in paths:
         print(path)
@@ -276,7 +282,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     config = ReproduceConfig(quick=args.quick, seeds=args.seeds, workers=args.workers,
                              protocol=args.protocol, force=args.force,
-                             data_dir=args.data_dir, tuned=args.tuned)
+                             data_dir=args.data_dir, tuned=args.tuned,
+                             device=args.device or "auto", precision=args.precision or "32")
     report = reproduce(config, output_folder(args.out))
     print(f"report: {report}")
     return 0
@@ -294,6 +301,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from eamp.device import DEVICES, PRECISIONS
     from eamp.models import model_names, reproduction_models
 
     parser = Parser(prog="eamp", description="Entropy-Aware Message Passing: train, measure "
@@ -304,13 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=_positive_int, metavar="N",
                         help="threads this command uses in all, split among its workers "
                         "(default: $EAMP_NUM_THREADS, else every core)")
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", metavar="DEVICE", help=f"{DEVICES}; auto: CUDA when "
+                        "present, else the CPU; workers go round robin over several GPUs "
+                        "(default: auto)")
+    precision = argparse.ArgumentParser(add_help=False)
+    precision.add_argument("--precision", choices=PRECISIONS,
+                           help="32, or mixed precision with torch.autocast: bf16-mixed (CPU "
+                           "and GPU), 16-mixed (GPU) (default: 32)")
 
-    def add(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def add(name: str, help: str, *parents: argparse.ArgumentParser,
+            **kwargs: Any) -> argparse.ArgumentParser:
         """A subcommand with the shared options; its --help opens with its one line."""
         kwargs.setdefault("description", help[0].upper() + help[1:] + ".")
-        return sub.add_parser(name, parents=[common], help=help, **kwargs)
+        return sub.add_parser(name, parents=[common, *parents], help=help, **kwargs)
 
-    p = add("train", help="train one model, write DIR/result.json",
+    p = add("train", "train one model, write DIR/result.json", device, precision,
                        description="Full-batch node classification; writes DIR/result.json.")
     add_model_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder of result.json")
@@ -322,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="data root")
     p.set_defaults(func=cmd_datasets)
 
-    p = add("demo", help="entropy ascent on the 10x10 grid: energy and entropy")
+    p = add("demo", "entropy ascent on the 10x10 grid: energy and entropy", device)
     p.add_argument("--steps", type=_positive_int, default=20)
     p.add_argument("--temperature", type=_positive_float, default=1.0)
     p.add_argument("--step", type=_positive_float, default=0.5, help="lambda of each step")
@@ -332,8 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = add("oversmoothing", help="Figure 2: energy of untrained deep models "
-                       "on the grid")
+    p = add("oversmoothing", "Figure 2: energy of untrained deep models on the grid", device)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--models", nargs="+", default=list(reproduction_models()),
                    choices=model_names(), help="registry names (default: the reproduction's)")
@@ -345,8 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "un-normalised sum over edges / n")
     p.set_defaults(func=cmd_oversmoothing)
 
-    p = add("reproduce", help="the paper's Figure 2, Table 1 and Figure 3, "
-                       "and a report")
+    p = add("reproduce", "the paper's Figure 2, Table 1 and Figure 3, and a report", device,
+            precision)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
     p.add_argument("--seeds", type=_positive_int, help="seeds of the standard protocol")
@@ -357,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", metavar="DIR", help="use the best.json of 'eamp tune' runs")
     p.set_defaults(func=cmd_reproduce)
 
-    p = add("tune", help="Optuna search over a model's hyper-parameters")
+    p = add("tune", "Optuna search over a model's hyper-parameters", device, precision)
     add_model_arguments(p, searched=True)
     p.add_argument("--trials", type=_positive_int, required=True,
                    help="finished trials to add in this run, shared by the workers")

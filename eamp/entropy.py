@@ -26,10 +26,13 @@ All of them run in :math:`O(n + m)` time and never build a tensor of shape ``[E,
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -245,10 +248,28 @@ def boltzmann_entropy(
     return entropy_of(x, graph, t, normalize)
 
 
+def _in_float32(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Runs ``function(x, ...)`` with autocast off and a 16-bit ``x`` (a layer's output
+    under autocast) made float32: energies and ``exp(-E/T)`` underflow and cancel in 16
+    bits. A float32 or float64 ``x`` outside autocast goes straight through."""
+
+    @functools.wraps(function)
+    def wrapper(x: Tensor, *args: Any) -> Tensor:
+        low = x.dtype in (torch.float16, torch.bfloat16)
+        if not low and not torch.is_autocast_enabled(x.device.type):
+            return function(x, *args)
+        with torch.autocast(x.device.type, enabled=False):
+            return function(x.float() if low else x, *args)
+
+    return wrapper
+
+
+@_in_float32
 def entropy_of(x: Tensor, graph: PreparedGraph, temperature: float | Tensor,
                normalize: bool) -> Tensor:
     """:func:`boltzmann_entropy` without its checks, for callers whose inputs were checked
-    where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`)."""
+    where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`). Runs in float32
+    at least, with autocast off."""
     if _below_range(temperature, x):
         return entropy_of(x.double(), graph, temperature, normalize).to(x.dtype)
     ratio = _node_energy(x, graph, normalize) / temperature
@@ -296,10 +317,12 @@ def entropy_gradient(
     return gradient_of(x, graph, t, normalize)
 
 
+@_in_float32
 def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: bool) -> Tensor:
     """:func:`entropy_gradient` without its checks, for callers whose inputs were checked
     where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`). ``graph`` must
-    be on ``x``'s device."""
+    be on ``x``'s device. Runs in float32 at least, with autocast off (a 16-bit ``x`` gets a
+    float32 gradient)."""
     if _below_range(t, x):
         return gradient_of(x.double(), graph, t, normalize).to(x.dtype)
     if graph.num_edges == 0 or x.size(1) == 0:

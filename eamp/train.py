@@ -26,11 +26,21 @@ from torch_geometric.data import Data
 
 import eamp
 from eamp.data import SPLITS, dataset_names, load_dataset, num_splits, split_masks
+from eamp.device import (
+    autocast,
+    check_device,
+    check_precision,
+    device_name,
+    grad_scaler,
+    native_bf16,
+    resolve_device,
+)
 from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.io import write_json_atomic
 from eamp.models import build_model, get_model_spec
 from eamp.models.base import DeepGNN
 from eamp.nn.options import real_number
+from eamp.nn.sparse import sparse_features
 
 __all__ = ["TrainConfig", "RunResult", "SplitResult", "train", "read_result", "versions",
            "config_differences"]
@@ -59,6 +69,10 @@ class TrainConfig:
         normalize_features (bool): row-normalise features. (default: ``False``)
         data_dir (str, optional): the data root.
         model_options (dict): the model's own options (``entropy_weight``, ``p``, ...).
+        device (str): ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``
+            or ``mps``; checked against this machine. (default: ``"auto"``)
+        precision (str): ``32``, ``bf16-mixed`` or ``16-mixed`` (GPU only); see
+            :mod:`eamp.device` for which ops run in which dtype. (default: ``"32"``)
     """
 
     model: str
@@ -76,6 +90,8 @@ class TrainConfig:
     normalize_features: bool = False
     data_dir: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    precision: str = "32"
 
     def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
@@ -104,7 +120,10 @@ class TrainConfig:
             "dataset": self.dataset.lower(),
             "split_index": _split_index(self.split_index),
             "model_options": spec.check_options(self.model_options),
+            "device": check_device(self.device),
         }
+        resolve_device(checked["device"])  # one clear line if this machine lacks it
+        checked["precision"] = check_precision(self.precision, checked["device"])
         if self.lr is not None:
             checked["lr"] = real_number("lr", self.lr, low=0.0, allow_low=False)
         if self.weight_decay is not None:
@@ -214,22 +233,28 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
+# where a run computes, not what: a stored result from another data folder or device counts
+_WHERE = ("data_dir", "device")
+
+
 def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str, tuple]:
     """``{setting: (stored, planned)}`` where a result's stored config differs from
-    ``config`` resolved; ``data_dir`` (where the data lives, not what is computed) is not
-    compared."""
+    ``config`` resolved; ``data_dir`` and ``device`` (where the data lives and the run
+    computes, not what it computes) are not compared."""
     planned = config.resolved().as_dict()
     return {key: (stored.get(key), value) for key, value in planned.items()
-            if key != "data_dir" and stored.get(key) != value}
+            if key not in _WHERE and stored.get(key) != value}
 
 
-def environment() -> dict[str, Any]:
+def environment(device: torch.device, precision: str, sparse_input: bool) -> dict[str, Any]:
     """What a run's numbers depend on besides its config: a deep network's result moves
-    with the summation order, which the thread count and the deterministic flags set."""
+    with the summation order, which the device, the thread count and the deterministic
+    flags set; the precision and a sparse input projection are recorded with them."""
     return {"threads": torch.get_num_threads(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
-            "device": "cpu"}
+            "device": str(device), "device_name": device_name(device),
+            "precision": precision, "sparse_input": sparse_input}
 
 
 def versions() -> dict[str, str]:
@@ -277,16 +302,22 @@ def train(
         RunResult
     """
     config = config.resolved()
+    device = resolve_device(config.device)
     if data is None:
         data = load_dataset(config.dataset, config.data_dir, split=config.split,
                             normalize_features=config.normalize_features, seed=config.seed)
-    check_memory(config, data)
+    check_memory(config, data, device)
+    if config.precision == "bf16-mixed" and device.type == "cpu" and not native_bf16():
+        print("eamp: warning: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): "
+              "bf16-mixed is emulated and slower than --precision 32 here", file=sys.stderr)
+    data = copy.copy(data).to(device)  # the caller's data stays where it is
+    features = sparse_features(data.x)
     count = num_splits(data)
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
         progress = sys.stderr.isatty()
     splits = [
-        _train_split(config, data, index, progress, on_epoch,
+        _train_split(config, data, features, index, progress, on_epoch,
                      step_offset=position * config.epochs, log_every=log_every)
         for position, index in enumerate(indices)
     ]
@@ -306,32 +337,41 @@ def train(
                 for s in splits],
         versions=versions(),
         num_parameters=splits[0].num_parameters,
-        environment=environment(),
+        environment=environment(device, config.precision, features.layout != torch.strided),
     )
 
 
-def check_memory(config: TrainConfig, data: Data) -> None:
-    """Refuses, before anything is built, a run that cannot fit in memory: every model keeps
-    ``depth`` hidden states of ``n x hidden`` floats and has at least an ``in x hidden``
-    and a ``hidden x out`` weight (with their gradients and Adam's two moments). This is a
-    lower bound, so nothing that fits is refused."""
+def check_memory(config: TrainConfig, data: Data,
+                 device: torch.device | None = None) -> None:
+    """Refuses, before anything is built, a run that cannot fit in ``device``'s memory
+    (default: the CPU's): every model keeps ``depth`` hidden states of ``n x hidden``
+    numbers (2 bytes each in a mixed precision, else 4) and has at least an
+    ``in x hidden`` and a ``hidden x out`` float32 weight (with their gradients and Adam's
+    two moments). This is a lower bound, so nothing that fits is refused."""
     n, hidden = data.num_nodes, config.hidden
     weights = hidden * (data.num_features + int(data.y.max()) + 1)
-    need = 4 * (config.depth * n * hidden + 4 * weights)
-    available = _available_memory()
+    state_bytes = 4 if config.precision == "32" else 2
+    states = state_bytes * config.depth * n * hidden
+    need = states + 16 * weights
+    available = _available_memory(device or torch.device("cpu"))
     if available is not None and need > available:
         gib = 2**30
         raise ValueError(
             f"depth, hidden: a {config.depth}-layer, width-{hidden} {config.model} on "
             f"{n} nodes needs at least {need / gib:.1f} GiB (hidden states "
-            f"{4 * config.depth * n * hidden / gib:.1f} GiB, weights with gradients and "
-            f"Adam's moments {16 * weights / gib:.1f} GiB); {available / gib:.1f} GiB of "
-            "memory is available"
+            f"{states / gib:.1f} GiB, weights with gradients and Adam's moments "
+            f"{16 * weights / gib:.1f} GiB); {available / gib:.1f} GiB of memory is "
+            f"available on {device or 'cpu'}"
         )
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory available now (Linux's MemAvailable), or ``None`` if unknown."""
+def _available_memory(device: torch.device) -> int | None:
+    """Bytes of memory available now on ``device`` (a GPU's free memory, Linux's
+    MemAvailable for the CPU), or ``None`` if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -357,16 +397,19 @@ def _optimizer(model: DeepGNN, lr: float, weight_decay: float) -> torch.optim.Op
 
 
 def _train_split(
-    config: TrainConfig, data: Data, index: int, progress: bool,
+    config: TrainConfig, data: Data, x: Tensor, index: int, progress: bool,
     on_epoch: EpochCallback | None, step_offset: int, log_every: int = 0,
 ) -> SplitResult:
+    """One split on ``data``'s device; ``x`` is ``data.x``, sparse where that pays."""
     from tqdm.auto import tqdm
 
     seed_everything(config.seed + index)
+    device = data.x.device
     train_mask, val_mask, test_mask = split_masks(data, index)
-    model = _build(config, data)
+    model = _build(config, data).to(device)
     optimizer = _optimizer(model, config.lr, config.weight_decay)
-    x, y, edge_index = data.x, data.y, data.edge_index
+    scaler = grad_scaler(device, config.precision)
+    y, edge_index = data.y, data.edge_index
 
     best_val, best_state, best_epoch = -1.0, None, 0
     best_accs = (0.0, 0.0)
@@ -379,19 +422,21 @@ def _train_split(
         start = time.perf_counter()
         model.train()
         optimizer.zero_grad()
-        loss = F.cross_entropy(model(x, edge_index)[train_mask], y[train_mask])
+        with autocast(device, config.precision):
+            loss = F.cross_entropy(model(x, edge_index)[train_mask], y[train_mask])
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             raise FloatingPointError(
                 f"the training loss became {loss_value} at epoch {epoch}; lower lr "
                 f"({config.lr}) or the entropy weight"
             )
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         epoch_times.append(time.perf_counter() - start)
 
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, config.precision):
             logits = model(x, edge_index)
         val_acc = accuracy(logits, y, val_mask)
         val_curve.append(val_acc)
@@ -430,9 +475,13 @@ def _train_split(
 
 @torch.no_grad()
 def layer_energies(model: DeepGNN, data: Data, *, normalize: bool = True) -> list[float]:
-    """Total Dirichlet energy of each hidden state of ``model`` (eval mode), input first."""
+    """Total Dirichlet energy of each hidden state of ``model`` (eval mode, float32, on
+    ``data``'s device), input first; summed in float64 (on the CPU for MPS, which has no
+    float64)."""
     model.eval()
-    graph = prepare_graph(data.edge_index, data.num_nodes)
+    where = torch.device("cpu") if data.x.device.type == "mps" else data.x.device
+    graph = prepare_graph(data.edge_index.to(where), data.num_nodes)
     _, hidden = model(data.x, data.edge_index, return_hidden=True)
-    return [float(total_dirichlet_energy(h.double(), graph, normalize=normalize))
+    return [float(total_dirichlet_energy(h.to(where, torch.float64), graph,
+                                         normalize=normalize))
             for h in hidden]

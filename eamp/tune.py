@@ -31,6 +31,7 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from eamp.data import load_dataset, num_splits
+from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
@@ -303,8 +304,15 @@ def _run_workers(config: TuneConfig, url: str, run: str, study: optuna.Study) ->
     context = multiprocessing.get_context("spawn")
     lock = context.Lock()
 
+    started = 0
+
     def start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(config, url, run, lock, os.getpid()))
+        nonlocal started
+        # round robin over several GPUs (one device per worker); else config's own device
+        device = worker_device(config.base.device, started)
+        started += 1
+        worker = replace(config, base=replace(config.base, device=device))
+        process = context.Process(target=_worker, args=(worker, url, run, lock, os.getpid()))
         process.start()
         return process
 

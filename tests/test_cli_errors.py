@@ -65,6 +65,12 @@ CASES = [
     (TUNE + ["--storage", "foo://bar"], "storage: cannot open"),
     (TUNE + ["--storage", "sqlite:////nonexistent/folder/x.db"], "storage: cannot open"),
     (TUNE + ["--storage", "journal:/nonexistent/folder/x.log"], "storage: cannot open"),
+    (TRAIN + ["--device", "gpu"], "device: expected auto, cpu, cuda"),
+    (TRAIN + ["--device", "cuda:x"], "device: expected"),
+    (TRAIN + ["--precision", "bf16"], "--precision: invalid choice"),
+    (["reproduce", "--quick", "--device", "tpu"], "device: expected"),
+    (["oversmoothing", "--device", "tpu"], "device: expected"),
+    (["demo", "--device", "tpu"], "device: expected"),
     (["reproduce", "--quick", "--tuned", "{tmp}/nothing"], "no such folder"),
     (["reproduce", "--quick", "--tuned", "{tmp}/tuned"], "not a best.json"),
 ]

@@ -60,6 +60,7 @@ def plan_runs(
     *, datasets: tuple[str, ...], models: tuple[str, ...], depths: tuple[int, ...],
     protocols: tuple[str, ...], seeds: int, hidden: int, epochs: int | None,
     data_dir: str | None, tuned: dict[tuple[str, str], dict[str, Any]] | None = None,
+    device: str = "auto", precision: str = "32",
 ) -> list[RunSpec]:
     """Every training run of Table 1 (and so of Figure 3). ``epochs`` caps the epochs of
     both protocols (the quick run); ``tuned`` maps (dataset, model) to tuned settings."""
@@ -71,9 +72,10 @@ def plan_runs(
                     continue
                 for depth in depths:
                     for seed in range(1 if protocol == "paper" else seeds):
-                        runs.append(RunSpec(protocol, _config(protocol, dataset, model, depth,
-                                                              seed, hidden, epochs, data_dir,
-                                                              (tuned or {}).get((dataset, model)))))
+                        config = _config(protocol, dataset, model, depth, seed, hidden,
+                                         epochs, data_dir, (tuned or {}).get((dataset, model)))
+                        runs.append(RunSpec(protocol, replace(config, device=device,
+                                                              precision=precision)))
     return runs
 
 

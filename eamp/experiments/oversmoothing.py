@@ -7,12 +7,13 @@ For the diffusion models (``grand``, ``entropic_grand``) "layer" k is integratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from eamp.data import grid_graph
+from eamp.device import check_device, resolve_device
 from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.models import build_model, get_model_spec, reproduction_models
 
@@ -33,6 +34,8 @@ class OversmoothingConfig:
             survey's :math:`\\frac1n\\sum_i\\sum_{j\\in\\mathcal{N}_i}\\|x_i-x_j\\|^2`.
             (default: ``True``)
         height, grid_width (int): the grid. (default: ``10 x 10``)
+        device (str): where the networks run (see :mod:`eamp.device`); the energies are
+            summed in float64 (on the CPU for MPS). (default: ``"auto"``)
     """
 
     models: tuple[str, ...] = field(default_factory=reproduction_models)
@@ -42,13 +45,22 @@ class OversmoothingConfig:
     normalize: bool = True
     height: int = 10
     grid_width: int = 10
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device(self.device))
+        resolve_device(self.device)
+
+    def key(self) -> dict:
+        """What the rows depend on (all but the device), to tell stored rows apart."""
+        return {k: v for k, v in asdict(self).items() if k != "device"}
 
 
 @torch.no_grad()
 def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
     """Tidy rows ``{model, seed, layer, energy}``; layer 0 is the input."""
     threads = torch.get_num_threads()
-    # 100-node tensors gain nothing from threads, and with another busy process on the
+    # 100-node tensors gain nothing from CPU threads, and with another busy process on the
     # cores, spinning worker threads slowed this loop down 100-fold (seen here)
     torch.set_num_threads(1)
     try:
@@ -59,18 +71,22 @@ def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
 
 def _rows(config: OversmoothingConfig) -> list[dict]:
     rows = []
+    device = resolve_device(config.device)
+    where = torch.device("cpu") if device.type == "mps" else device  # float64 energies
     for seed in range(config.seeds):
         data = grid_graph(config.height, config.grid_width, config.width, seed=seed)
-        graph = prepare_graph(data.edge_index, data.num_nodes)
+        data = data.to(device)
+        graph = prepare_graph(data.edge_index.to(where), data.num_nodes)
         for name in config.models:
             torch.manual_seed(seed)
             model = build_model(name, config.width, config.width, config.layers,
                                 hidden_channels=config.width, dropout=0.0,
-                                **get_model_spec(name).grid_options)
+                                **get_model_spec(name).grid_options).to(device)
             model.eval()
             _, hidden = model(data.x, data.edge_index, return_hidden=True)
             for layer, h in enumerate(hidden):
-                energy = total_dirichlet_energy(h.double(), graph, normalize=config.normalize)
+                energy = total_dirichlet_energy(h.to(where, torch.float64), graph,
+                                                normalize=config.normalize)
                 if not config.normalize:
                     energy = 2 * energy  # survey: sum over ordered pairs, / n
                 rows.append({"model": name, "seed": seed, "layer": layer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eamp.device import check_device, check_precision
 from eamp.experiments.depth import PAPER_DEPTHS
 
 __all__ = ["DATASETS", "ReproduceConfig", "Plan", "Reproduction"]
@@ -25,6 +26,8 @@ class ReproduceConfig:
         data_dir (str, optional): the data root.
         tuned (str, optional): a folder of ``eamp tune`` outputs; adds the ``tuned``
             protocol with each (dataset, model)'s ``best.json``.
+        device, precision (str): every run's, as in :class:`~eamp.train.TrainConfig`;
+            workers go round robin over several GPUs. (default: ``"auto"``, ``"32"``)
     """
 
     quick: bool = False
@@ -34,6 +37,12 @@ class ReproduceConfig:
     force: bool = False
     data_dir: str | None = None
     tuned: str | None = None
+    device: str = "auto"
+    precision: str = "32"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device(self.device))
+        object.__setattr__(self, "precision", check_precision(self.precision, self.device))
 
 
 @dataclass(frozen=True)

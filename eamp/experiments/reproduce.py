@@ -11,12 +11,13 @@ import json
 import multiprocessing
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from eamp.data import DatasetUnavailable, load_dataset
+from eamp.device import worker_device
 from eamp.experiments.depth import (
     TABLE1_COLUMNS,
     RunSpec,
@@ -41,7 +42,8 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     started = time.perf_counter()
 
     tuned = _read_tuned(Path(config.tuned)) if config.tuned else None
-    grid = OversmoothingConfig(layers=plan.grid_layers, seeds=plan.grid_seeds)
+    grid = OversmoothingConfig(layers=plan.grid_layers, seeds=plan.grid_seeds,
+                               device=config.device)
     grid_rows = _grid_rows(grid, out, force=config.force)
     plot_oversmoothing(grid_rows, out / "oversmoothing.png")
     _log(f"figure 2: {len(grid_rows)} energies of {grid.layers}-layer grid models")
@@ -57,7 +59,8 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
 
     runs = plan_runs(datasets=tuple(available), models=reproduction_models(), depths=plan.depths,
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
-                     epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned)
+                     epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned,
+                     device=config.device, precision=config.precision)
     trained = _run_all(runs, out, workers=config.workers, force=config.force)
     results = [(spec, read_result(out / spec.relpath)) for spec in runs]
 
@@ -85,7 +88,7 @@ def _grid_rows(grid: OversmoothingConfig, out: Path, *, force: bool) -> list[dic
     """Figure 2's rows: reused from ``oversmoothing.csv`` only when ``oversmoothing.json``
     beside it records the same grid settings and the CSV is complete; else recomputed."""
     csv_path, key_path = out / "oversmoothing.csv", out / "oversmoothing.json"
-    key = json.loads(json.dumps({"config": asdict(grid)}))  # as it reads back from JSON
+    key = json.loads(json.dumps({"config": grid.key()}))  # as it reads back from JSON
     if not force and csv_path.exists():
         expected = grid.seeds * len(grid.models) * (grid.layers + 1)
         try:
@@ -170,18 +173,27 @@ def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> in
     else:
         threads = worker_threads(workers)
         context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, initializer=_init_worker, initargs=(threads,)) as pool:
+        counter = context.Value("i", 0)
+        with context.Pool(workers, initializer=_init_worker,
+                          initargs=(threads, counter)) as pool:
             for line in pool.imap_unordered(_train_one, jobs):
                 report(line)
     bar.close()
     return len(todo)
 
 
-def _init_worker(threads: int) -> None:
+# this worker process's number (round robin over several GPUs), set by _init_worker
+_WORKER: int | None = None
+
+
+def _init_worker(threads: int, counter: Any) -> None:
     import torch
 
+    global _WORKER
     # several processes on few cores: more threads each only fight over the cores
     torch.set_num_threads(threads)
+    with counter.get_lock():
+        _WORKER, counter.value = counter.value, counter.value + 1
 
 
 @lru_cache(maxsize=8)
@@ -192,8 +204,10 @@ def _dataset(name: str, data_dir: str | None):  # noqa: ANN202
 def _train_one(job: tuple[RunSpec, str]) -> str:
     spec, path = job
     start = time.perf_counter()
-    result = train(spec.config, _dataset(spec.config.dataset, spec.config.data_dir),
-                   progress=False)
+    config = spec.config
+    if _WORKER is not None:
+        config = replace(config, device=worker_device(config.device, _WORKER))
+    result = train(config, _dataset(config.dataset, config.data_dir), progress=False)
     result.to_json(path)
     return (f"{spec.label()}: val {result.best_val_acc:.3f} test {result.test_acc:.3f} "
             f"({time.perf_counter() - start:.1f} s)")

@@ -9,7 +9,9 @@ from torch.nn import Linear
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import remove_self_loops, scatter
 
-from eamp.models.base import DeepGNN, normalized_adjacency
+from eamp.models.base import DeepGNN
+from eamp.nn.functional import dropout
+from eamp.nn.sparse import input_step
 
 __all__ = ["G2", "gradient_gate"]
 
@@ -91,10 +93,9 @@ class G2(DeepGNN):
                 module.reset_parameters()
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        adj, weight = normalized_adjacency(edge_index, x.size(0))
+        adj, weight = self.adjacency(x, edge_index)
         hidden = [x]
-        x = F.dropout(x, self.input_dropout, self.training)
-        x = F.relu(self.encoder(x))
+        x = F.relu(input_step(self.encoder, x, self.input_dropout, self.training))
         for _ in range(self.depth):
             update = F.relu(self.conv(x, adj, weight))
             gate = self.gate_conv(x, adj, weight) if self.gate_conv is not None else None
@@ -102,7 +103,7 @@ class G2(DeepGNN):
             tau = gradient_gate(gate, edge_index, self.p)
             x = (1 - tau) * x + tau * update
             hidden.append(x)
-        x = F.dropout(x, self.dropout, self.training)
+        x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden
 
     def extra_repr(self) -> str:

@@ -11,9 +11,10 @@ from torch.nn import Module, ModuleList
 from torch_geometric.nn import GCNConv
 
 from eamp.entropy import PreparedGraph
-from eamp.models.base import DeepGNN, normalized_adjacency
+from eamp.models.base import DeepGNN
 from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.options import EntropyOptions
+from eamp.nn.sparse import input_step
 
 __all__ = ["GCN", "EntropicGCN"]
 
@@ -68,7 +69,7 @@ class GCN(DeepGNN):
             conv.reset_parameters()
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        adj, weight = normalized_adjacency(edge_index, x.size(0))
+        adj, weight = self.adjacency(x, edge_index)
         state = self.forward_state(x, edge_index)
         hidden = [x]
         for index, layer in enumerate(self.convs):
@@ -83,7 +84,7 @@ class GCN(DeepGNN):
     def layer_step(self, index: int, layer: Module, x: Tensor, adj: Tensor, weight: Tensor,
                    state: Any) -> Tensor:
         """Hook: one layer, dropout before it; :meth:`activate` after all but the last."""
-        x = layer(F.dropout(x, self.dropout, self.training), adj, weight)
+        x = input_step(layer, x, self.dropout, self.training, adj, weight)
         return x if index == self.depth - 1 else self.activate(index, x)
 
     def activate(self, index: int, x: Tensor) -> Tensor:

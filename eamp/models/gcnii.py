@@ -7,7 +7,9 @@ from torch import Tensor
 from torch.nn import Linear, ModuleList
 from torch_geometric.nn import GCN2Conv
 
-from eamp.models.base import DeepGNN, normalized_adjacency
+from eamp.models.base import DeepGNN
+from eamp.nn.functional import dropout
+from eamp.nn.sparse import input_step
 
 __all__ = ["GCNII"]
 
@@ -75,15 +77,14 @@ class GCNII(DeepGNN):
         ]
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        adj, weight = normalized_adjacency(edge_index, x.size(0))
+        adj, weight = self.adjacency(x, edge_index)
         hidden = [x]
-        x = F.dropout(x, self.dropout, self.training)
-        x = x0 = F.relu(self.encoder(x))
+        x = x0 = F.relu(input_step(self.encoder, x, self.dropout, self.training))
         for conv in self.convs:
-            x = F.dropout(x, self.dropout, self.training)
+            x = dropout(x, self.dropout, self.training)
             x = F.relu(conv(x, x0, adj, weight))
             hidden.append(x)
-        x = F.dropout(x, self.dropout, self.training)
+        x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden
 
     def extra_repr(self) -> str:

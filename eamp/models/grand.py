@@ -8,7 +8,6 @@ import warnings
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear, Module
 from torch_geometric.utils import (
@@ -22,7 +21,9 @@ from torchdiffeq import odeint, odeint_adjoint
 from eamp.entropy import PreparedGraph, gradient_of
 from eamp.models.base import DeepGNN
 from eamp.nn.entropic_conv import GraphCache
+from eamp.nn.functional import dropout
 from eamp.nn.options import EntropyOptions
+from eamp.nn.sparse import input_step
 
 __all__ = ["GRAND", "EntropicGRAND", "AttentionDiffusion", "SOLVERS", "FIXED_STEP"]
 
@@ -177,21 +178,25 @@ class GRAND(DeepGNN):
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         hidden = [x]
-        h = F.dropout(x, self.input_dropout, self.training)
-        h = self.encoder(h)
+        # the ODE runs in float32 with autocast off: a solver's steps and tolerances are
+        # float32 arithmetic, and PyTorch has no 16-bit sampled_addmm on a CPU
+        h = input_step(self.encoder, x, self.input_dropout, self.training)
+        if h.dtype in (torch.float16, torch.bfloat16):
+            h = h.float()
         pattern = self._pattern_cache(edge_index, x)
         graph = self._graph_cache(edge_index, x) if self.func.entropy is not None else None
-        fixed = self.func.attention(h, pattern) if self.variant == "l" else None
-        field = partial(self.func, pattern=pattern, graph=graph, attention=fixed)
         times = torch.linspace(0, self.time, self.depth + 1, dtype=h.dtype, device=h.device)
         options = {"step_size": self.step_size} if self.method in FIXED_STEP else None
         solve = odeint_adjoint if self.adjoint else odeint
         kwargs = dict(method=self.method, options=options, rtol=self.rtol, atol=self.atol)
         if self.adjoint:
             kwargs["adjoint_params"] = tuple(self.func.parameters())
-        trajectory = solve(field, h, times, **kwargs)
+        with torch.autocast(h.device.type, enabled=False):
+            fixed = self.func.attention(h, pattern) if self.variant == "l" else None
+            field = partial(self.func, pattern=pattern, graph=graph, attention=fixed)
+            trajectory = solve(field, h, times, **kwargs)
         hidden.extend(trajectory[1:].unbind(0))
-        out = F.dropout(trajectory[-1], self.dropout, self.training)
+        out = dropout(trajectory[-1], self.dropout, self.training)
         return self.decoder(out), hidden
 
     def extra_repr(self) -> str:

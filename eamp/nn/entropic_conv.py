@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, Parameter
 
 from eamp.entropy import PreparedGraph, entropy_of, gradient_of, prepare_graph
+from eamp.nn.functional import dropout
 from eamp.nn.options import EntropyOptions, real_number
 from eamp.nn.schedules import adaptive_weight
 
@@ -180,7 +180,7 @@ class EntropicConv(Module):
             reference_entropy (Tensor, optional): :math:`S_0` for the adaptive schedule;
                 without it the schedule leaves :math:`\\lambda` unchanged.
         """
-        out = self.conv(F.dropout(x, self.dropout, self.training), edge_index, *args, **kwargs)
+        out = self.conv(dropout(x, self.dropout, self.training), edge_index, *args, **kwargs)
         if self.gradient_at == "output":
             out = out + self.entropy_step(out, edge_index, entropy_graph, reference_entropy)
             return self.act(out) if self.act is not None else out
@@ -218,6 +218,8 @@ class EntropicConv(Module):
         if graph.num_nodes != x.size(0):
             raise ValueError(f"entropy_graph: has {graph.num_nodes} nodes, x has {x.size(0)} rows")
         graph = graph.to(x.device)
+        if x.dtype in (torch.float16, torch.bfloat16):  # under autocast: the entropy is float32
+            x = x.float()
         source = x.detach() if self.options.detach else x
         if reference_entropy is not None and self.options.schedule == "adaptive":
             with torch.no_grad():
