@@ -70,7 +70,6 @@ CASES = [
     (TRAIN + ["--precision", "bf16"], "--precision: invalid choice"),
     (["reproduce", "--quick", "--device", "tpu"], "device: expected"),
     (["oversmoothing", "--device", "tpu"], "device: expected"),
-    (["demo", "--device", "tpu"], "device: expected"),
     (["reproduce", "--quick", "--tuned", "{tmp}/nothing"], "no such folder"),
     (["reproduce", "--quick", "--tuned", "{tmp}/tuned"], "not a best.json"),
 ]

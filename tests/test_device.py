@@ -175,3 +175,12 @@ def test_train_records_device_precision_and_sparse_input(tmp_path):
     assert env["device"] == "cpu" and env["precision"] == "bf16-mixed" and env["device_name"]
     assert env["sparse_input"] is False and env["threads"] == torch.get_num_threads()
     assert result.config["precision"] == "bf16-mixed" and 0 <= result.test_acc <= 1
+
+
+def test_demo_runs_on_the_device_and_refuses_a_bad_one(capsys):
+    from eamp.cli import main
+
+    assert main(["demo", "--steps", "2", "--device", "cpu"]) == 0
+    assert main(["demo", "--device", "tpu"]) == 2
+    assert capsys.readouterr().err.strip().endswith("device: expected auto, cpu, cuda, "
+                                                    "cuda:N or mps, got 'tpu'")

