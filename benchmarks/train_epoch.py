@@ -63,9 +63,8 @@ def before() -> Iterator[None]:
 def _floor(x: torch.Tensor, widths: list[int], dtype: torch.dtype,
            device: torch.device) -> Callable[[], None]:
     """The matrix products of the network alone, forward and backward."""
-    weights = [torch.randn(a, b, device=device, requires_grad=True) * 0.01
+    weights = [(torch.randn(a, b, device=device) * 0.01).to(dtype).requires_grad_()
                for a, b in zip(widths[:-1], widths[1:], strict=True)]
-    weights = [w.detach().to(dtype).requires_grad_() for w in weights]
 
     def step() -> None:
         if x.layout == torch.strided:

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "PRECISIONS", "check_device", "check_precision", "resolve_device",
-           "device_name", "autocast", "grad_scaler", "worker_device", "native_bf16"]
+__all__ = ["DEVICES", "PRECISIONS", "check_device", "usable_device", "check_precision",
+           "resolve_device", "float64_device", "device_name", "autocast", "grad_scaler",
+           "worker_device", "native_bf16"]
 
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
@@ -66,6 +67,22 @@ def resolve_device(device: str) -> torch.device:
                                 and torch.backends.mps.is_available()):
         raise ValueError("device: 'mps' asked for, but MPS is not available here")
     return torch.device(device)
+
+
+def usable_device(device: object) -> str:
+    """``device`` as checked text (:func:`check_device`) that this machine can use
+    (:func:`resolve_device`): what a config stores, checked where it is built."""
+    device = check_device(device)
+    resolve_device(device)
+    return device
+
+
+def float64_device(device: torch.device) -> torch.device:
+    """Where float64 sums of ``device``'s tensors run: ``device`` itself, or the CPU for
+    MPS, which has no float64."""
+    import torch
+
+    return torch.device("cpu") if device.type == "mps" else device
 
 
 def check_precision(precision: object, device: str = "auto") -> str:

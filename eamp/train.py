@@ -28,12 +28,13 @@ import eamp
 from eamp.data import SPLITS, dataset_names, load_dataset, num_splits, split_masks
 from eamp.device import (
     autocast,
-    check_device,
     check_precision,
     device_name,
+    float64_device,
     grad_scaler,
     native_bf16,
     resolve_device,
+    usable_device,
 )
 from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.io import write_json_atomic
@@ -120,9 +121,8 @@ class TrainConfig:
             "dataset": self.dataset.lower(),
             "split_index": _split_index(self.split_index),
             "model_options": spec.check_options(self.model_options),
-            "device": check_device(self.device),
+            "device": usable_device(self.device),
         }
-        resolve_device(checked["device"])  # one clear line if this machine lacks it
         checked["precision"] = check_precision(self.precision, checked["device"])
         if self.lr is not None:
             checked["lr"] = real_number("lr", self.lr, low=0.0, allow_low=False)
@@ -479,7 +479,7 @@ def layer_energies(model: DeepGNN, data: Data, *, normalize: bool = True) -> lis
     ``data``'s device), input first; summed in float64 (on the CPU for MPS, which has no
     float64)."""
     model.eval()
-    where = torch.device("cpu") if data.x.device.type == "mps" else data.x.device
+    where = float64_device(data.x.device)
     graph = prepare_graph(data.edge_index.to(where), data.num_nodes)
     _, hidden = model(data.x, data.edge_index, return_hidden=True)
     return [float(total_dirichlet_energy(h.to(where, torch.float64), graph,

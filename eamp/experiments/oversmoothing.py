@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from eamp.data import grid_graph
-from eamp.device import check_device, resolve_device
+from eamp.device import float64_device, resolve_device, usable_device
 from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.models import build_model, get_model_spec, reproduction_models
 
@@ -48,8 +48,7 @@ class OversmoothingConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", check_device(self.device))
-        resolve_device(self.device)
+        object.__setattr__(self, "device", usable_device(self.device))
 
     def key(self) -> dict:
         """What the rows depend on (all but the device), to tell stored rows apart."""
@@ -72,7 +71,7 @@ def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
 def _rows(config: OversmoothingConfig) -> list[dict]:
     rows = []
     device = resolve_device(config.device)
-    where = torch.device("cpu") if device.type == "mps" else device  # float64 energies
+    where = float64_device(device)
     for seed in range(config.seeds):
         data = grid_graph(config.height, config.grid_width, config.width, seed=seed)
         data = data.to(device)

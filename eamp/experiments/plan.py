@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eamp.device import check_device, check_precision
+from eamp.device import check_precision, usable_device
 from eamp.experiments.depth import PAPER_DEPTHS
 
 __all__ = ["DATASETS", "ReproduceConfig", "Plan", "Reproduction"]
@@ -41,7 +41,7 @@ class ReproduceConfig:
     precision: str = "32"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", check_device(self.device))
+        object.__setattr__(self, "device", usable_device(self.device))
         object.__setattr__(self, "precision", check_precision(self.precision, self.device))
 
 
