@@ -2,20 +2,21 @@
 
 The physics lives in :mod:`eamp.entropy`, the layer in :mod:`eamp.nn`, the paper's models in
 :mod:`eamp.models`; :mod:`eamp.data`, :mod:`eamp.train` and :mod:`eamp.experiments` run them.
+The names below are imported on first use (``import eamp`` alone does not import PyTorch).
 """
+
+from typing import TYPE_CHECKING
+
+from eamp._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
-from eamp.entropy import (  # noqa: E402
-    PreparedGraph,
-    boltzmann_entropy,
-    dirichlet_energy,
-    entropy_gradient,
-    prepare_graph,
-    total_dirichlet_energy,
-)
-from eamp.nn import EntropicConv  # noqa: E402
-
+_NAMES = {
+    **dict.fromkeys(("PreparedGraph", "boltzmann_entropy", "dirichlet_energy",
+                     "entropy_gradient", "prepare_graph", "total_dirichlet_energy"),
+                    "eamp.entropy"),
+    "EntropicConv": "eamp.nn",
+}
 __all__ = [
     "EntropicConv",
     "PreparedGraph",
@@ -24,4 +25,16 @@ __all__ = [
     "entropy_gradient",
     "prepare_graph",
     "total_dirichlet_energy",
-]
+]  # the keys of _NAMES
+__getattr__ = lazy_attributes(__name__, _NAMES)
+
+if TYPE_CHECKING:
+    from eamp.entropy import (
+        PreparedGraph,
+        boltzmann_entropy,
+        dirichlet_energy,
+        entropy_gradient,
+        prepare_graph,
+        total_dirichlet_energy,
+    )
+    from eamp.nn import EntropicConv

@@ -26,21 +26,20 @@ class Parser(argparse.ArgumentParser):
 def model_flags() -> list[tuple[str, str, type, str]]:
     """``(flag, model option, type, help)`` of the model options with a flag of their own:
     the entropy's numbers and choices (from :class:`~eamp.nn.EntropyOptions`) and each
-    registered model's ``flags``."""
+    registered model's ``flags``. A model's own flag is parsed later, to the type its model
+    declares (as ``--option``), so that building the parser imports no model."""
     from dataclasses import fields
 
-    from eamp.models import MODELS
-    from eamp.nn import EntropyOptions
+    from eamp.models.registry import MODELS
+    from eamp.nn.options import EntropyOptions
 
-    flags = {f"--{f.name.replace('_', '-')}": (f.name, f.type, f"entropic models: "
-                                                f"{f.metadata['help']}")
+    flags = {f"--{f.name.replace('_', '-')}": (f.name, float if f.type == "float" else str,
+                                                f"entropic models: {f.metadata['help']}")
              for f in fields(EntropyOptions) if f.type in ("float", "str")}
     for spec in MODELS.values():
         for flag, (option, text) in spec.flags.items():
-            kind = "float" if isinstance(spec.options()[option], float) else "str"
-            flags[flag] = (option, kind, f"{spec.name}: {text}")
-    return [(flag, option, float if kind == "float" else str, text)
-            for flag, (option, kind, text) in flags.items()]
+            flags[flag] = (option, str, f"{spec.name}: {text}")
+    return [(flag, option, kind, text) for flag, (option, kind, text) in flags.items()]
 
 
 def _positive_int(text: str) -> int:
@@ -80,10 +79,14 @@ def _option(text: str) -> tuple[str, str]:
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = False) -> None:
     """The model and data options shared by ``train`` and ``tune``."""
-    from eamp.data import dataset_names
-    from eamp.models import model_names
+    from eamp.catalog import dataset_names
+    from eamp.models.registry import model_names, preset_names
 
     parser.add_argument("--model", metavar="NAME", help=f"one of {', '.join(model_names())}")
+    parser.add_argument("--preset", metavar="NAME",
+                        help="a model's published settings for the dataset (sets --model; "
+                        "flags and --config win); see the list below: "
+                        f"{', '.join(preset_names())}")
     parser.add_argument("--dataset", metavar="NAME", help=f"one of {', '.join(dataset_names())}")
     parser.add_argument("--depth", type=_positive_int,
                         help="message-passing layers (linear encoders/decoders not counted)")
@@ -98,6 +101,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
                         help="row-normalise the features")
     parser.add_argument("--epochs", type=_positive_int, help="at most this many epochs")
     parser.add_argument("--patience", type=_positive_int, help="early-stopping patience")
+    parser.add_argument("--select", choices=["val_metric", "val_loss"],
+                        help="keep the epoch with the best validation score in the dataset's "
+                        "metric (accuracy, or ROC AUC on minesweeper and tolokers) or the "
+                        "lowest validation loss (default: val_metric)")
     if not searched:
         parser.add_argument("--lr", type=_positive_float, help="learning rate")
         parser.add_argument("--weight-decay", type=_non_negative_float, help="weight decay")
@@ -113,8 +120,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
 def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
     """A :class:`~eamp.train.TrainConfig` from parsed arguments over ``base`` settings
     (e.g. a tuned ``best.json``); flags given on the command line win."""
-    from eamp.models.registry import get_model_spec, parse_option
-    from eamp.train import TrainConfig
+    from eamp.catalog import check_dataset
+    from eamp.models.registry import get_model_spec, get_preset, parse_option
 
     settings = dict(base or {})
     # a data folder is code PyG unpickles: only --data-dir names one, never a config file
@@ -123,28 +130,44 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     if not isinstance(options, dict):
         raise UsageError(f"--config: model_options: expected a JSON object, got {options!r}")
     options = dict(options)
+    preset = getattr(args, "preset", None) or settings.get("preset")
+    if preset is not None:
+        # the preset under the config file and the flags
+        owner, found = get_preset(preset)
+        if args.model is not None and get_model_spec(args.model).name != owner.name:
+            raise UsageError(f"--preset: {found.name} is a preset of {owner.name}, not of "
+                             f"{args.model}")
+        dataset = args.dataset or settings.get("dataset")
+        if dataset is None:
+            raise UsageError("--dataset is required (or --config with a dataset)")
+        own = found.for_dataset(check_dataset(dataset))
+        options = {**own.pop("model_options"), **options}
+        settings = {**own, "model": owner.name, **settings, "preset": found.name}
     for key in ("model", "dataset", "depth"):
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
         if settings.get(key) is None:
-            raise UsageError(f"--{key} is required (or --config with a {key})")
+            raise UsageError(f"--{key} is required (or --config or --preset with a {key})")
+    # names are checked before PyTorch is imported: a typo is answered at once
+    spec = get_model_spec(settings["model"])
+    check_dataset(settings["dataset"])
     # where a run computes is this machine's choice: a config file's device is not taken
     settings.pop("device", None)
     for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
-                "dropout", "epochs", "patience", "device", "precision"):
+                "dropout", "epochs", "patience", "device", "precision", "select"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
-    for flag, name, _, _ in model_flags():
+    for flag, name, kind, _ in model_flags():
         value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is not None:
-            options[name] = value
+            options[name] = parse_option(spec, name, value) if kind is str else value
     if getattr(args, "no_detach", False):
         options["detach"] = False
-    if args.option:
-        spec = get_model_spec(settings["model"])
-        options.update({key: parse_option(spec, key, raw) for key, raw in args.option})
+    options.update({key: parse_option(spec, key, raw) for key, raw in args.option})
+    from eamp.train import TrainConfig
+
     fields = set(TrainConfig.__dataclass_fields__)
     settings = {k: v for k, v in settings.items() if k in fields}
     if args.normalize_features:
@@ -157,18 +180,18 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from eamp.train import train
-
     base = None
     if args.config:
         base = _read_config(args.config)
     config = config_from_args(args, base)  # checked here, before any data is loaded
     out = output_folder(args.out)
+    from eamp.train import train
+
     # a log that is not a terminal gets a line every 50 epochs instead of a progress bar
     result = train(config, log_every=0 if sys.stderr.isatty() else 50)
     result.to_json(out / "result.json")
-    print(f"{config.model} on {config.dataset}, depth {config.depth}: best val "
-          f"{result.best_val_acc:.4f}, test {result.test_acc:.4f}, "
+    print(f"{config.model} on {config.dataset}, depth {config.depth}: {result.metric} val "
+          f"{result.val_score:.4f}, test {result.test_score:.4f} (epoch by {config.select}), "
           f"{result.epoch_time_s * 1e3:.1f} ms/epoch -> {out / 'result.json'}")
     return 0
 
@@ -209,16 +232,18 @@ def _read_config(path: str) -> dict[str, Any]:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from eamp.data import DATASETS, SYNTHETIC, DatasetUnavailable, data_root, load_dataset
+    from eamp.catalog import DATASETS, SYNTHETIC, DatasetUnavailable, data_root
 
     root = data_root(args.data_dir)
     print(f"data root: {root}")
-    print(f"{'name':<20} {'nodes':>8} {'edges':>9} {'classes':>7} {'splits':>6}  raw files")
-    for name in [*DATASETS, *SYNTHETIC]:
-        present = name in SYNTHETIC or not DATASETS[name].missing_files(root)
-        status = "synthetic" if name in SYNTHETIC else ("present" if present else "missing")
+    print(f"{'name':<20} {'nodes':>8} {'edges':>9} {'classes':>7} {'splits':>6} "
+          f"{'metric':>8}  raw files")
+    for name, info in DATASETS.items():
+        status = "missing" if info.missing_files(root) else "present"
         data = None
-        if present:
+        if status == "present":  # only then is PyTorch imported
+            from eamp.data import load_dataset
+
             try:
                 data = load_dataset(name, root)
             except DatasetUnavailable as error:
@@ -226,10 +251,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         if data is not None:
             splits = 1 if data.train_mask.dim() == 1 else data.train_mask.size(1)
             print(f"{name:<20} {data.num_nodes:>8} {data.num_edges // 2:>9} "
-                  f"{int(data.y.max()) + 1:>7} {splits:>6}  {status}")
+                  f"{int(data.y.max()) + 1:>7} {splits:>6} {info.metric:>8}  {status}")
         else:
-            detail = "" if present else f" ({DATASETS[name].raw_dir(root, 'public')})"
-            print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {'-':>6}  {status}{detail}")
+            detail = "" if status != "missing" else f" ({info.raw_dir(root, 'public')})"
+            print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {'-':>6} {info.metric:>8}  "
+                  f"{status}{detail}")
+    for name in SYNTHETIC:
+        print(f"{name:<20} {'-':>8} {'-':>9} {'-':>7} {1:>6} {'accuracy':>8}  generated "
+              "(no files)")
     print("edges are undirected pairs, self-loops removed")
     return 0
 
@@ -289,10 +318,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from eamp.experiments.benchmark import BenchmarkConfig, benchmark
+
+    config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
+                             device=args.device or "auto", precision=args.precision or "32",
+                             data_dir=args.data_dir, force=args.force)
+    command = "eamp " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
+    report = benchmark(config, output_folder(args.out), command=command)
+    print(f"benchmark: {report}")
+    return 0
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
+    base = config_from_args(args)
     from eamp.tune import TuneConfig, tune
 
-    base = config_from_args(args)
     config = TuneConfig(base=base, trials=args.trials, storage=args.storage, study=args.study,
                         workers=args.workers, seeds=args.seeds)
     best = tune(config, output_folder(args.out))
@@ -302,7 +343,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from eamp.device import DEVICES, PRECISIONS
-    from eamp.models import model_names, reproduction_models
+    from eamp.models.registry import model_names, reproduction_models
 
     parser = Parser(prog="eamp", description="Entropy-Aware Message Passing: train, measure "
                     "and reproduce (Nazari et al., 2023).")
@@ -328,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common, *parents], help=help, **kwargs)
 
     p = add("train", "train one model, write DIR/result.json", device, precision,
-                       description="Full-batch node classification; writes DIR/result.json.")
+            description="Full-batch node classification; writes DIR/result.json.",
+            epilog=_presets_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder of result.json")
     p.add_argument("--config", metavar="JSON", help="settings from a result.json or best.json "
@@ -373,6 +415,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tuned", metavar="DIR", help="use the best.json of 'eamp tune' runs")
     p.set_defaults(func=cmd_reproduce)
 
+    from eamp.experiments.benchmark import suite_names
+
+    p = add("benchmark", "baselines in their own papers' protocols beside the published "
+            "numbers", device, precision)
+    p.add_argument("--suite", required=True, choices=suite_names(),
+                   help="fidelity: the published cases; fidelity-quick: a few-minute subset")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder of runs/, benchmark.csv and benchmark.md (resumed)")
+    p.add_argument("--seeds", type=_positive_int, metavar="N",
+                   help="seeds (or fixed splits) per case (default: each case's own, 10)")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--force", action="store_true", help="redo finished runs")
+    p.add_argument("--data-dir", help="data root")
+    p.set_defaults(func=cmd_benchmark)
+
     p = add("tune", "Optuna search over a model's hyper-parameters", device, precision)
     add_model_arguments(p, searched=True)
     p.add_argument("--trials", type=_positive_int, required=True,
@@ -388,6 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _presets_epilog() -> str:
+    """The presets, one per line, with their source: the end of ``train --help``."""
+    from eamp.models.registry import MODELS
+
+    lines = ["presets (--preset NAME; --dataset picks the preset's settings for it):"]
+    for spec in MODELS.values():
+        for preset in spec.presets:
+            lines.append(f"  {preset.name:<26} {preset.summary}")
+            lines.append(f"  {'':<26} source: {preset.source}")
+    return "\n".join(lines)
+
+
 def _version() -> str:
     from eamp import __version__
 
@@ -395,7 +464,7 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from eamp.data import DatasetUnavailable
+    from eamp.catalog import DatasetUnavailable
     from eamp.errors import Incomplete
 
     _CREATED.clear()

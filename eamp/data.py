@@ -19,89 +19,31 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset, download_url
-from torch_geometric.datasets import Actor, HeterophilousGraphDataset, Planetoid, WebKB
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from eamp.catalog import (
+    DATASETS,
+    SPLITS,
+    SYNTHETIC,
+    DatasetInfo,
+    DatasetUnavailable,
+    check_dataset,
+    data_root,
+    dataset_metric,
+    dataset_names,
+)
+
 __all__ = [
-    "DATASETS", "DatasetInfo", "DatasetUnavailable", "FilteredHeterophilous", "csbm_graph",
-    "data_root", "dataset_names", "grid_graph", "load_dataset", "num_splits", "split_masks",
+    "DATASETS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
+    "FilteredHeterophilous", "check_dataset", "csbm_graph", "data_root", "dataset_metric",
+    "dataset_names", "grid_graph", "load_dataset", "num_splits", "split_masks",
 ]
-
-SPLITS = ("public", "geom-gcn")
-
-
-class DatasetUnavailable(RuntimeError):
-    """The raw files are neither on disk nor downloadable."""
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    summary: str
-    raw_dir: Callable[[Path, str], Path]  # (root, split) -> folder of the raw files
-    raw_files: Callable[[str], list[str]]  # split -> file names
-    loader: Callable[[Path, str], Data]  # (root, split) -> raw PyG data
-
-    def missing_files(self, root: Path, split: str = "public") -> list[Path]:
-        folder = self.raw_dir(root, split)
-        return [folder / f for f in self.raw_files(split) if not (folder / f).exists()]
-
-
-# ------------------------------------------------------------------------- PyG datasets
-
-_PLANETOID_SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-_GEOM_NAMES = {"cora": "cora", "citeseer": "citeseer"}
-
-
-def _planetoid_files(name: str) -> Callable[[str], list[str]]:
-    def files(split: str) -> list[str]:
-        names = [f"ind.{name}.{s}" for s in _PLANETOID_SUFFIXES]
-        if split == "geom-gcn":
-            names += [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)]
-        return names
-    return files
-
-
-def _planetoid(pyg_name: str) -> Callable[[Path, str], Data]:
-    def load(root: Path, split: str) -> Data:
-        return Planetoid(str(root), pyg_name, split=split)[0]
-    return load
-
-
-def _planetoid_dir(pyg_name: str) -> Callable[[Path, str], Path]:
-    def raw_dir(root: Path, split: str) -> Path:
-        base = root / pyg_name
-        return base / "geom-gcn" / "raw" if split == "geom-gcn" else base / "raw"
-    return raw_dir
-
-
-def _webkb(name: str) -> DatasetInfo:
-    return DatasetInfo(
-        name, f"WebKB {name} (heterophilous web pages, 10 geom-gcn splits)",
-        lambda root, split: root / name / "raw",
-        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
-        + [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)],
-        lambda root, split: WebKB(str(root), name)[0],
-    )
-
-
-def _heterophilous(name: str, summary: str = "10 splits",
-                   cls: type[InMemoryDataset] = HeterophilousGraphDataset) -> DatasetInfo:
-    """One ``<name>/raw/<name>.npz`` of Platonov et al. (2023), read by ``cls``."""
-    return DatasetInfo(
-        name, f"{name} (Platonov et al. 2023, {summary})",
-        lambda root, split: root / name / "raw",
-        lambda split: [f"{name}.npz"],
-        lambda root, split: cls(str(root), name)[0],
-    )
 
 
 class FilteredHeterophilous(InMemoryDataset):
@@ -158,46 +100,6 @@ class FilteredHeterophilous(InMemoryDataset):
         self.save([data], self.processed_paths[0])
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "cora": DatasetInfo("cora", "Cora citations (Planetoid)", _planetoid_dir("Cora"),
-                        _planetoid_files("cora"), _planetoid("Cora")),
-    "citeseer": DatasetInfo("citeseer", "CiteSeer citations (Planetoid)",
-                            _planetoid_dir("CiteSeer"), _planetoid_files("citeseer"),
-                            _planetoid("CiteSeer")),
-    **{n: _webkb(n) for n in ("texas", "cornell", "wisconsin")},
-    "actor": DatasetInfo(
-        "actor", "Actor co-occurrence (film, 10 geom-gcn splits)",
-        lambda root, split: root / "Actor" / "raw",
-        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
-        + [f"film_split_0.6_0.2_{i}.npz" for i in range(10)],
-        lambda root, split: Actor(str(root / "Actor"))[0],
-    ),
-    **{n: _heterophilous(n) for n in ("minesweeper", "tolokers")},
-    **{n: _heterophilous(n, "duplicates removed, 10 splits", FilteredHeterophilous)
-       for n in FilteredHeterophilous.names},
-}
-SYNTHETIC = ("grid", "csbm")
-
-
-def dataset_names() -> list[str]:
-    return [*DATASETS, *SYNTHETIC]
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``; a path that
-    exists and is not a folder is a ``ValueError``."""
-    if root is not None:
-        path = Path(root).expanduser()
-    elif os.environ.get("EAMP_DATA_DIR"):
-        path = Path(os.environ["EAMP_DATA_DIR"]).expanduser()
-    else:
-        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(cache) / "eamp" / "data"
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"data_dir: {path} is not a folder")
-    return path
-
-
 def load_dataset(
     name: str,
     root: str | os.PathLike | None = None,
@@ -220,22 +122,19 @@ def load_dataset(
         Data with ``x``, ``y``, ``edge_index``, ``train_mask``, ``val_mask``, ``test_mask``
         and ``name``.
     """
-    key = name.lower()
+    key = check_dataset(name)
     if split not in SPLITS:
         raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
     if key == "grid":
         data = grid_graph(seed=seed)
     elif key == "csbm":
         data = csbm_graph(seed=seed)
-    elif key in DATASETS:
-        if split == "geom-gcn" and key not in _GEOM_NAMES:
+    else:
+        if split == "geom-gcn" and not DATASETS[key].geom_gcn:
             raise ValueError(
                 f"split: 'geom-gcn' applies to cora and citeseer; {key} has its own splits"
             )
         data = _load_pyg(DATASETS[key], data_root(root), split)
-    else:
-        raise ValueError(f"dataset: unknown name {name!r}; choose one of "
-                         f"{', '.join(dataset_names())}")
     data = clean_graph(data)
     if normalize_features:
         data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -27,12 +27,15 @@ def thread_budget(requested: int | None = None) -> int:
 
 def use_threads(requested: int | None = None) -> int:
     """Sets torch's threads to :func:`thread_budget` and records it in the environment, so
-    that worker processes split the same budget. Returns it."""
-    import torch
+    that worker processes split the same budget. Returns it.
 
+    Before PyTorch is imported this only sets ``OMP_NUM_THREADS``, which PyTorch reads when
+    it starts (the command line imports it only once a command runs)."""
     threads = thread_budget(requested)
     os.environ[ENV] = str(threads)
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     return threads
 
 

@@ -25,7 +25,14 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
 import eamp
-from eamp.data import SPLITS, dataset_names, load_dataset, num_splits, split_masks
+from eamp.data import (
+    SPLITS,
+    check_dataset,
+    dataset_metric,
+    load_dataset,
+    num_splits,
+    split_masks,
+)
 from eamp.device import (
     autocast,
     check_precision,
@@ -40,11 +47,16 @@ from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.io import write_json_atomic
 from eamp.models import build_model, get_model_spec
 from eamp.models.base import DeepGNN
+from eamp.models.registry import get_preset
 from eamp.nn.options import real_number
 from eamp.nn.sparse import sparse_features
 
 __all__ = ["TrainConfig", "RunResult", "SplitResult", "train", "read_result", "versions",
-           "config_differences"]
+           "config_differences", "SELECT", "accuracy", "roc_auc"]
+
+# how the epoch whose parameters are kept is chosen: the best validation score in the
+# dataset's metric (accuracy, or ROC AUC), or the lowest validation loss (GCNII's code)
+SELECT = ("val_metric", "val_loss")
 
 RESULT_SCHEMA = 1
 
@@ -74,6 +86,12 @@ class TrainConfig:
             or ``mps``; checked against this machine. (default: ``"auto"``)
         precision (str): ``32``, ``bf16-mixed`` or ``16-mixed`` (GPU only); see
             :mod:`eamp.device` for which ops run in which dtype. (default: ``"32"``)
+        select (str): which epoch's parameters are kept (and the patience counts from):
+            ``"val_metric"``, the best validation score in the dataset's metric (accuracy;
+            ROC AUC on minesweeper and tolokers), or ``"val_loss"``, the lowest validation
+            loss. Ties keep the earlier epoch. (default: ``"val_metric"``)
+        preset (str, optional): the preset these settings came from (a record; see
+            :meth:`from_preset`).
     """
 
     model: str
@@ -93,12 +111,25 @@ class TrainConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     precision: str = "32"
+    select: str = "val_metric"
+    preset: str | None = None
+
+    @classmethod
+    def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
+        """The settings of ``preset`` (see :func:`~eamp.models.registry.get_preset`) for
+        ``dataset``; ``settings`` replace the preset's (``model_options`` are merged) and
+        must give ``depth`` where the preset does not."""
+        spec, found = get_preset(preset)
+        base = found.for_dataset(dataset)
+        options = {**base.pop("model_options"), **settings.pop("model_options", {})}
+        merged = {"model": spec.name, **base, **settings}
+        if merged.get("depth") is None:
+            raise ValueError(f"depth: preset {found.name} sets no depth for {dataset}; give one")
+        return cls(dataset=dataset, model_options=options, preset=found.name, **merged)
 
     def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
-        if not isinstance(self.dataset, str) or self.dataset.lower() not in dataset_names():
-            raise ValueError(f"dataset: unknown name {self.dataset!r}; choose one of "
-                             f"{', '.join(dataset_names())}")
+        check_dataset(self.dataset)
         for name in ("depth", "hidden", "epochs", "patience"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -134,6 +165,15 @@ class TrainConfig:
                 raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout}")
         if self.split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {self.split!r}")
+        if self.select not in SELECT:
+            raise ValueError(f"select: expected one of {', '.join(SELECT)}, got "
+                             f"{self.select!r}")
+        if self.preset is not None:
+            owner, found = get_preset(self.preset)
+            if owner.name != spec.name:
+                raise ValueError(f"preset: {found.name} is a preset of {owner.name}, not of "
+                                 f"{spec.name}")
+            checked["preset"] = found.name
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
@@ -166,9 +206,13 @@ class SplitResult:
     best_val_acc: float
     test_acc: float
     train_acc: float
+    val_score: float
+    test_score: float
+    val_loss: float
     best_epoch: int
     epochs_run: int
     val_curve: list[float]
+    val_loss_curve: list[float]
     layer_energy: list[float]
     epoch_times: list[float]
     num_parameters: int
@@ -176,10 +220,12 @@ class SplitResult:
 
 @dataclass
 class RunResult:
-    """What ``result.json`` holds. ``best_val_acc`` is the best validation accuracy over
-    epochs (what the paper reported); ``test_acc`` is the test accuracy at that epoch (what
-    a held-out evaluation reports). Over several splits both are means, and ``splits`` has
-    each one."""
+    """What ``result.json`` holds. The kept epoch is chosen by ``config["select"]``;
+    ``best_val_acc`` and ``test_acc`` are the validation and test accuracy there (with the
+    default selection, ``best_val_acc`` is the best validation accuracy over epochs, what
+    the paper reported); ``val_score`` and ``test_score`` are the same in the dataset's
+    ``metric`` (accuracy, or ROC AUC); ``val_loss`` the validation loss there. Over several
+    splits all are means, and ``splits`` has each one."""
 
     model: str
     dataset: str
@@ -194,6 +240,10 @@ class RunResult:
     versions: dict[str, str]
     num_parameters: int
     environment: dict[str, Any] = field(default_factory=dict)
+    metric: str = "accuracy"
+    val_score: float = float("nan")
+    test_score: float = float("nan")
+    val_loss: float = float("nan")
     schema: int = RESULT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -271,6 +321,27 @@ def accuracy(logits: Tensor, y: Tensor, mask: Tensor) -> float:
     return float((logits[mask].argmax(-1) == y[mask]).float().mean())
 
 
+def roc_auc(logits: Tensor, y: Tensor, mask: Tensor) -> float:
+    r"""Area under the ROC curve of a binary task: the probability that a positive node
+    (class 1) scores above a negative one, ties counting one half (Mann-Whitney U, with
+    mid-ranks), scored by ``logits[:, 1] - logits[:, 0]`` (the log-odds of class 1; what
+    Platonov et al. score with their single logit). NaN without both classes.
+    Written out because it is a few lines on tensors (scikit-learn is not a dependency)."""
+    score = (logits[mask, 1] - logits[mask, 0]).double()
+    positive = y[mask] == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    values, inverse, counts = torch.unique(score, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()
+    mid_ranks = ends - (counts.double() - 1) / 2  # 1-based mean rank of each tied group
+    rank_sum = float(mid_ranks[inverse][positive].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+METRIC_FUNCTIONS = {"accuracy": accuracy, "roc_auc": roc_auc}
+
+
 EpochCallback = Callable[[int, float], None]
 
 
@@ -284,16 +355,17 @@ def train(
 ) -> RunResult:
     """Trains ``config.model`` on ``config.dataset`` with Adam, full batch.
 
-    Every epoch evaluates on the validation split; the parameters with the best validation
-    accuracy are kept (ties keep the earlier epoch) and the test accuracy is read there.
-    Training stops after ``patience`` epochs without improvement. The per-layer total
+    Every epoch evaluates on the validation split; the parameters of the epoch chosen by
+    ``config.select`` (the best validation score in the dataset's metric, or the lowest
+    validation loss; ties keep the earlier epoch) are kept and the test scores are read
+    there. Training stops after ``patience`` epochs without improvement. The per-layer total
     Dirichlet energy (the paper's E, input first) is measured on the best model.
 
     Args:
         config (TrainConfig): the run.
         data (Data, optional): the graph, if already loaded (else :func:`load_dataset`).
         progress (bool, optional): an epoch progress bar; default: only on a terminal.
-        on_epoch (callable, optional): ``on_epoch(epoch, val_acc)`` after each epoch, e.g.
+        on_epoch (callable, optional): ``on_epoch(epoch, val_score)`` after each epoch, e.g.
             Optuna's pruning; an exception it raises stops the run and propagates.
         log_every (int): without a progress bar, a line on stderr every ``log_every``
             epochs (``0``: none), for logs that are not a terminal. (default: ``0``)
@@ -338,6 +410,10 @@ def train(
         versions=versions(),
         num_parameters=splits[0].num_parameters,
         environment=environment(device, config.precision, features.layout != torch.strided),
+        metric=dataset_metric(config.dataset),
+        val_score=float(np.mean([s.val_score for s in splits])),
+        test_score=float(np.mean([s.test_score for s in splits])),
+        val_loss=float(np.mean([s.val_loss for s in splits])),
     )
 
 
@@ -411,9 +487,12 @@ def _train_split(
     scaler = grad_scaler(device, config.precision)
     y, edge_index = data.y, data.edge_index
 
-    best_val, best_state, best_epoch = -1.0, None, 0
-    best_accs = (0.0, 0.0)
+    score = METRIC_FUNCTIONS[dataset_metric(config.dataset)]
+    by_loss = config.select == "val_loss"
+    best_key, best_state, best_epoch = math.inf, None, 0
+    best: dict[str, float] = {}
     val_curve: list[float] = []
+    val_losses: list[float] = []
     epoch_times: list[float] = []
     bar = tqdm(range(config.epochs), disable=not progress, leave=False,
                desc=f"{config.model} L={config.depth} split {index}")
@@ -438,21 +517,30 @@ def _train_split(
         model.eval()
         with torch.no_grad(), autocast(device, config.precision):
             logits = model(x, edge_index)
-        val_acc = accuracy(logits, y, val_mask)
-        val_curve.append(val_acc)
-        if val_acc > best_val:
-            best_val, best_epoch = val_acc, epoch
-            best_accs = (accuracy(logits, y, test_mask), accuracy(logits, y, train_mask))
+        logits = logits.float()
+        val_score = score(logits, y, val_mask)
+        val_loss = float(F.cross_entropy(logits[val_mask], y[val_mask]))
+        val_curve.append(val_score)
+        val_losses.append(val_loss)
+        key = val_loss if by_loss else -val_score  # lower is better; NaN never improves
+        if key < best_key or best_state is None:
+            best_key, best_epoch = key, epoch
+            best = {"val_acc": accuracy(logits, y, val_mask),
+                    "test_acc": accuracy(logits, y, test_mask),
+                    "train_acc": accuracy(logits, y, train_mask),
+                    "val_score": val_score, "test_score": score(logits, y, test_mask),
+                    "val_loss": val_loss}
             best_state = copy.deepcopy(model.state_dict())
+        best_val = best["val_score"]
         if progress:
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_acc:.3f}",
+            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_score:.3f}",
                             best=f"{best_val:.3f}")
         elif log_every and (epoch + 1) % log_every == 0:
             print(f"{config.model} L={config.depth} split {index}: epoch {epoch + 1}/"
-                  f"{config.epochs} loss {loss_value:.3f} val {val_acc:.3f} best {best_val:.3f}",
-                  file=sys.stderr, flush=True)
+                  f"{config.epochs} loss {loss_value:.3f} val {val_score:.3f} best "
+                  f"{best_val:.3f}", file=sys.stderr, flush=True)
         if on_epoch is not None:
-            on_epoch(step_offset + epoch, val_acc)
+            on_epoch(step_offset + epoch, val_score)
         if epoch - best_epoch >= config.patience:
             break
     bar.close()
@@ -461,12 +549,16 @@ def _train_split(
         model.load_state_dict(best_state)
     return SplitResult(
         split_index=index,
-        best_val_acc=best_val,
-        test_acc=best_accs[0],
-        train_acc=best_accs[1],
+        best_val_acc=best["val_acc"],
+        test_acc=best["test_acc"],
+        train_acc=best["train_acc"],
+        val_score=best["val_score"],
+        test_score=best["test_score"],
+        val_loss=best["val_loss"],
         best_epoch=best_epoch,
         epochs_run=epoch + 1,
         val_curve=val_curve,
+        val_loss_curve=val_losses,
         layer_energy=layer_energies(model, data),
         epoch_times=epoch_times,
         num_parameters=sum(p.numel() for p in model.parameters()),

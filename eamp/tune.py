@@ -215,10 +215,10 @@ def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None
             except RuntimeError as error:  # failed by its own error: it counts as finished
                 trial.set_user_attr("error", f"{type(error).__name__}: {error}")
                 raise
-            vals.append(result.best_val_acc)
-            tests.append(result.test_acc)
+            vals.append(result.val_score)  # the dataset's metric, at the selected epoch
+            tests.append(result.test_score)
         # recorded, never used to choose
-        trial.set_user_attr("test_acc", sum(tests) / len(tests))
+        trial.set_user_attr("test_score", sum(tests) / len(tests))
         trial.set_user_attr("config", replace(trial_config, seed=base.seed).as_dict())
         return sum(vals) / len(vals)
 
@@ -333,7 +333,7 @@ def _run_workers(config: TuneConfig, url: str, run: str, study: optuna.Study) ->
 def best_config(study: optuna.Study) -> dict[str, Any]:
     best = study.best_trial
     return {"config": best.user_attrs.get("config"), "value": best.value,
-            "test_acc": best.user_attrs.get("test_acc"), "trial": best.number,
+            "test_score": best.user_attrs.get("test_score"), "trial": best.number,
             "params": best.params, "study": study.study_name,
             "finished_trials": len(study.get_trials(
                 states=(TrialState.COMPLETE, TrialState.PRUNED)))}

@@ -151,3 +151,29 @@ def test_entropy_options_are_checked_once_and_shared():
     assert len(layers) == 3 and all(layer.options is model.entropy for layer in layers)
     with pytest.raises(ValueError, match="not both"):
         EntropicConv(GCNConv(4, 4), temperature=2.0, options=options)
+
+
+def test_pairnorm_search_space_offers_exactly_the_modes_the_layer_takes():
+    from eamp.models.pairnorm import PAIRNORM_MODES
+
+    mode = next(p for p in MODELS["pairnorm_gcn"].search_space if p.name == "mode")
+    assert mode.choices == PAIRNORM_MODES
+
+
+def test_every_registered_class_path_imports_a_deep_gnn():
+    for spec in MODELS.values():
+        spec.check()  # raises if the path or an option in its space or flags is wrong
+    with pytest.raises(ValueError, match="cannot import"):
+        ModelSpec("ghost", "eamp.models.gcn:Nope", MODELS["gcn"].defaults, "x").check()
+
+
+@pytest.mark.parametrize("package", ["eamp", "eamp.nn", "eamp.models"])
+def test_lazy_packages_export_every_name_they_list(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(module._NAMES)
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+    with pytest.raises(AttributeError, match="no attribute"):
+        module.nope  # noqa: B018

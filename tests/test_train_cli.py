@@ -118,7 +118,28 @@ def test_datasets_command_lists_counts(all_data_root, capsys):
     out = capsys.readouterr().out
     line = next(row for row in out.splitlines() if row.startswith("cora "))
     assert "2708" in line and "5278" in line and "present" in line
-    assert "grid" in out and "synthetic" in out
+    assert "grid" in out and "generated" in out
+    assert "roc_auc" in next(row for row in out.splitlines() if row.startswith("tolokers "))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["--version"], ["train", "--help"], ["datasets", "--data-dir", "{empty}"],
+    ["train", "--model", "nope", "--dataset", "cora", "--depth", "2", "--out", "{empty}/o"],
+    ["train", "--model", "GCN", "--dataset", "nope", "--depth", "2", "--out", "{empty}/o"],
+    ["tune", "--model", "gcn", "--dataset", "cora", "--depth", "0", "--trials", "1",
+     "--out", "{empty}/o"],
+    ["reproduce", "--out", "{empty}/o", "--protocol", "nope"],
+])
+def test_help_version_listing_and_argument_errors_do_not_import_torch(argv, tmp_path):
+    # what keeps them under 0.5 s (benchmarks/cli_startup.py times them): importing torch
+    # and PyG alone takes seconds
+    argv = [a.format(empty=tmp_path) for a in argv]
+    code = (f"import sys\nfrom eamp.cli import main\ntry:\n    main({argv!r})\n"
+            "except SystemExit:\n    pass\n"
+            "print('torch imported' if 'torch' in sys.modules else 'no torch')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert run.stdout.strip().splitlines()[-1] == "no torch", run.stderr
 
 
 def test_datasets_command_reports_missing(tmp_path, capsys):

@@ -53,7 +53,7 @@ def test_best_json_feeds_train_config(tmp_path):
 
     tune(TuneConfig(base=BASE, trials=2), tmp_path)
     payload = json.loads((tmp_path / "best.json").read_text())
-    assert payload["config"]["model"] == "gcn" and "test_acc" in payload
+    assert payload["config"]["model"] == "gcn" and "test_score" in payload
     assert main(["train", "--config", str(tmp_path / "best.json"), "--out",
                  str(tmp_path / "run")]) == 0
     result = json.loads((tmp_path / "run" / "result.json").read_text())

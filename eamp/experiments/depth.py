@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from eamp.models import get_model_spec, model_names
+from eamp.models.registry import PAPER_PROTOCOL as _PAPER_PROTOCOL
 from eamp.train import TrainConfig
 
 __all__ = ["PAPER_TABLE1", "PAPER_DEPTHS", "PROTOCOLS", "RunSpec",
@@ -33,7 +34,7 @@ PAPER_TABLE1: dict[tuple[str, str], tuple[float, ...]] = {
 # model with its documented defaults (eamp.models.MODELS), mean over seeds.
 PROTOCOLS = ("paper", "standard", "tuned")
 # the authors' training (the paper's Section 5 and their released code)
-PAPER_PROTOCOL = dict(epochs=100, patience=100, lr=1e-3, weight_decay=0.0, dropout=0.0)
+PAPER_PROTOCOL = dict(_PAPER_PROTOCOL)  # its home: eamp.models.registry
 
 TABLE1_COLUMNS = ("protocol", "dataset", "model", "depth", "n_seeds", "test_acc_mean",
                   "test_acc_std", "best_val_acc_mean", "best_val_acc_std", "paper_acc",
@@ -48,12 +49,14 @@ class RunSpec:
     @property
     def relpath(self) -> Path:
         c = self.config
+        split = f"-split{c.split_index}" if c.split_index != 0 else ""
         return Path("runs", self.protocol, c.dataset, c.model, f"depth{c.depth}",
-                    f"seed{c.seed}", "result.json")
+                    f"seed{c.seed}{split}", "result.json")
 
     def label(self) -> str:
         c = self.config
-        return f"{self.protocol} {c.dataset} {c.model} L={c.depth} seed {c.seed}"
+        split = f" split {c.split_index}" if c.split_index != 0 else ""
+        return f"{self.protocol} {c.dataset} {c.model} L={c.depth} seed {c.seed}{split}"
 
 
 def plan_runs(

@@ -61,7 +61,7 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned,
                      device=config.device, precision=config.precision)
-    trained = _run_all(runs, out, workers=config.workers, force=config.force)
+    trained = run_all(runs, out, workers=config.workers, force=config.force)
     results = [(spec, read_result(out / spec.relpath)) for spec in runs]
 
     table = table1_rows(results)
@@ -148,11 +148,14 @@ def _done(spec: RunSpec, path: Path) -> bool:
     return True
 
 
-def _run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int:
+def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int:
+    """Trains the runs whose ``out/relpath`` holds no result of the same settings, in
+    ``workers`` processes; returns how many were trained. The store ``eamp reproduce`` and
+    ``eamp benchmark`` share."""
     from tqdm.auto import tqdm
 
     todo = [spec for spec in runs if force or not _done(spec, out / spec.relpath)]
-    _log(f"table 1: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to "
+    _log(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to "
          f"train with {workers} worker(s)")
     if not todo:
         return 0
@@ -197,8 +200,9 @@ def _init_worker(threads: int, counter: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def _dataset(name: str, data_dir: str | None):  # noqa: ANN202
-    return load_dataset(name, data_dir)
+def _dataset(name: str, data_dir: str | None, split: str,
+             normalize_features: bool):  # noqa: ANN202
+    return load_dataset(name, data_dir, split=split, normalize_features=normalize_features)
 
 
 def _train_one(job: tuple[RunSpec, str]) -> str:
@@ -207,7 +211,8 @@ def _train_one(job: tuple[RunSpec, str]) -> str:
     config = spec.config
     if _WORKER is not None:
         config = replace(config, device=worker_device(config.device, _WORKER))
-    result = train(config, _dataset(config.dataset, config.data_dir), progress=False)
+    result = train(config, _dataset(config.dataset, config.data_dir, config.split,
+                                    config.normalize_features), progress=False)
     result.to_json(path)
-    return (f"{spec.label()}: val {result.best_val_acc:.3f} test {result.test_acc:.3f} "
-            f"({time.perf_counter() - start:.1f} s)")
+    return (f"{spec.label()}: {result.metric} val {result.val_score:.3f} test "
+            f"{result.test_score:.3f} ({time.perf_counter() - start:.1f} s)")

@@ -1,25 +1,61 @@
-"""The paper's models and a registry of them by name."""
+"""The paper's models and a registry of them by name. The registry is read without importing
+PyTorch; a model's class is imported when it is first built or inspected."""
 
-from eamp.models.base import DeepGNN
-from eamp.models.g2 import G2
-from eamp.models.gcn import GCN, EntropicGCN
-from eamp.models.gcnii import GCNII
-from eamp.models.grand import GRAND, EntropicGRAND
-from eamp.models.pairnorm import PairNormGCN
-from eamp.models.registry import (
-    MODELS,
-    ModelSpec,
-    Param,
-    TrainDefaults,
-    build_model,
-    get_model_spec,
-    model_names,
-    register_model,
-    reproduction_models,
-)
+from typing import TYPE_CHECKING
 
+from eamp._lazy import lazy_attributes
+
+_NAMES = {
+    "DeepGNN": "eamp.models.base",
+    "G2": "eamp.models.g2",
+    "GCN": "eamp.models.gcn",
+    "EntropicGCN": "eamp.models.gcn",
+    "GCNII": "eamp.models.gcnii",
+    "GRAND": "eamp.models.grand",
+    "EntropicGRAND": "eamp.models.grand",
+    "PairNormGCN": "eamp.models.pairnorm",
+    **dict.fromkeys(("MODELS", "ModelSpec", "Param", "Preset", "TrainDefaults", "build_model",
+                     "get_model_spec", "model_names", "register_model",
+                     "reproduction_models"), "eamp.models.registry"),
+}
 __all__ = [
-    "DeepGNN", "GCN", "EntropicGCN", "PairNormGCN", "G2", "GCNII", "GRAND", "EntropicGRAND",
-    "MODELS", "ModelSpec", "Param", "TrainDefaults", "build_model", "get_model_spec",
-    "model_names", "register_model", "reproduction_models",
-]
+    "DeepGNN",
+    "G2",
+    "GCN",
+    "EntropicGCN",
+    "GCNII",
+    "GRAND",
+    "EntropicGRAND",
+    "PairNormGCN",
+    "MODELS",
+    "ModelSpec",
+    "Param",
+    "Preset",
+    "TrainDefaults",
+    "build_model",
+    "get_model_spec",
+    "model_names",
+    "register_model",
+    "reproduction_models",
+]  # the keys of _NAMES
+__getattr__ = lazy_attributes(__name__, _NAMES)
+
+if TYPE_CHECKING:
+    from eamp.models.base import DeepGNN
+    from eamp.models.g2 import G2
+    from eamp.models.gcn import GCN, EntropicGCN
+    from eamp.models.gcnii import GCNII
+    from eamp.models.grand import GRAND, EntropicGRAND
+    from eamp.models.pairnorm import PairNormGCN
+    from eamp.models.registry import (
+        MODELS,
+        ModelSpec,
+        Param,
+        Preset,
+        TrainDefaults,
+        build_model,
+        get_model_spec,
+        model_names,
+        register_model,
+        reproduction_models,
+    )

@@ -10,23 +10,22 @@ entry in :data:`MODELS` below for a model that ships with eamp).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eamp.models.base import DeepGNN
-from eamp.models.g2 import G2
-from eamp.models.gcn import GCN, EntropicGCN
-from eamp.models.gcnii import GCNII
-from eamp.models.grand import GRAND, EntropicGRAND
-from eamp.models.pairnorm import PAIRNORM_MODES, PairNormGCN
 from eamp.nn.options import EntropyOptions, real_number
 
-__all__ = ["TrainDefaults", "Param", "ModelSpec", "MODELS", "TRAINING_SPACE", "model_names",
+if TYPE_CHECKING:
+    from eamp.models.base import DeepGNN
+
+__all__ = ["TrainDefaults", "Param", "Preset", "ModelSpec", "MODELS", "PAPER_PROTOCOL",
+           "get_preset", "preset_names", "TRAINING_SPACE", "model_names",
            "get_model_spec", "build_model", "register_model", "reproduction_models",
            "parse_option"]
 
@@ -67,6 +66,49 @@ TRAINING_SPACE = (
 )
 
 
+# What a preset may set: TrainConfig fields (the model's own options go in model_options).
+PRESET_KEYS = ("depth", "hidden", "epochs", "patience", "lr", "weight_decay", "dropout",
+               "normalize_features", "select", "split", "model_options")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Settings a model was published (or documented) with: ``eamp train --preset NAME``.
+
+    Args:
+        name (str): a name unique over all models, ``<model>-<source>`` (e.g.
+            ``gcnii-chen2020``).
+        summary (str): one line for ``--help``.
+        source (str): where every number comes from (paper and table, or script and its
+            defaults).
+        settings (mapping): :class:`~eamp.train.TrainConfig` fields for every dataset
+            (:data:`PRESET_KEYS`; the model's options under ``model_options``).
+        datasets (mapping): per dataset, settings that replace those of ``settings``
+            (``model_options`` are merged). A dataset not listed takes ``settings``.
+    """
+
+    name: str
+    summary: str
+    source: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    datasets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for where, settings in (("settings", self.settings), *self.datasets.items()):
+            unknown = sorted(set(settings) - set(PRESET_KEYS))
+            if unknown:
+                raise ValueError(f"preset {self.name}: {where}: unknown settings "
+                                 f"{', '.join(unknown)}; a preset sets {', '.join(PRESET_KEYS)}")
+        object.__setattr__(self, "settings", types.MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "datasets", _frozen(self.datasets))
+
+    def for_dataset(self, dataset: str) -> dict[str, Any]:
+        """The settings for ``dataset``, as :class:`~eamp.train.TrainConfig` keywords."""
+        own = self.datasets.get(dataset.lower(), {})
+        options = {**self.settings.get("model_options", {}), **own.get("model_options", {})}
+        return {**self.settings, **own, "model_options": options}
+
+
 def _frozen(mapping: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     return types.MappingProxyType({k: types.MappingProxyType(dict(v))
                                    for k, v in mapping.items()})
@@ -78,8 +120,10 @@ class ModelSpec:
 
     Args:
         name (str): the registry name (lower case).
-        cls (type): a :class:`~eamp.models.DeepGNN` subclass, built as
-            ``cls(in_channels, out_channels, depth, hidden_channels=..., dropout=..., **options)``.
+        cls (type or str): a :class:`~eamp.models.DeepGNN` subclass, built as
+            ``cls(in_channels, out_channels, depth, hidden_channels=..., dropout=..., **options)``,
+            or its path ``"module:Class"``, imported when the model is first built or
+            inspected (the registry itself does not import PyTorch).
         defaults (TrainDefaults): documented training settings.
         summary (str): one line for ``--help``.
         label (str): its name in figures and reports. (default: ``name``)
@@ -94,10 +138,11 @@ class ModelSpec:
         grid_options (mapping): model options for the grid of Figure 2.
         flags (mapping): command-line flags of its own, ``{"--flag": (option, help)}``;
             every option can also be given as ``--option NAME=VALUE``.
+        presets (tuple of Preset): published settings, by name (``--preset``).
     """
 
     name: str
-    cls: type[DeepGNN]
+    cls: type[DeepGNN] | str
     defaults: TrainDefaults
     summary: str
     label: str = ""
@@ -109,25 +154,57 @@ class ModelSpec:
     paper_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     grid_options: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    presets: tuple[Preset, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower():
             raise ValueError(f"name: expected a non-empty lower-case name, got {self.name!r}")
-        if not (isinstance(self.cls, type) and issubclass(self.cls, DeepGNN)):
-            raise ValueError(f"cls: expected a DeepGNN subclass, got {self.cls!r}")
+        if not (isinstance(self.cls, type)
+                or isinstance(self.cls, str) and self.cls.count(":") == 1):
+            raise ValueError(f"cls: expected a DeepGNN subclass or 'module:Class', got "
+                             f"{self.cls!r}")
         object.__setattr__(self, "label", self.label or self.name)
         object.__setattr__(self, "paper_options", _frozen(self.paper_options))
         object.__setattr__(self, "grid_options", types.MappingProxyType(dict(self.grid_options)))
         object.__setattr__(self, "flags", types.MappingProxyType(dict(self.flags)))
+        if isinstance(self.cls, type):
+            self.check()
+
+    def check(self) -> None:
+        """Imports the class (if named by path) and checks that it is a DeepGNN taking every
+        option the search space and the flags name. Raises ``ValueError``."""
+        from eamp.models.base import DeepGNN
+
+        cls = self.model_class
+        if not (isinstance(cls, type) and issubclass(cls, DeepGNN)):
+            raise ValueError(f"cls: expected a DeepGNN subclass, got {cls!r}")
         unknown = ({p.name for p in self.search_space if not p.training}
                    | {option for option, _ in self.flags.values()}) - set(self.options())
         if unknown:
             raise ValueError(f"search_space, flags: {self.name} does not take "
                              f"{', '.join(sorted(unknown))}")
+        for preset in self.presets:
+            for dataset in (None, *preset.datasets):
+                options = preset.for_dataset(dataset or "")["model_options"]
+                try:
+                    self.check_options(options)
+                except ValueError as error:
+                    raise ValueError(f"preset {preset.name}: {error}") from None
+
+    @cached_property
+    def model_class(self) -> type[DeepGNN]:
+        """The model's class (imported on first use when ``cls`` is a path)."""
+        if isinstance(self.cls, type):
+            return self.cls
+        module, _, name = self.cls.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"cls: cannot import {self.cls!r} ({error})") from None
 
     @cached_property
     def _signature(self) -> dict[str, inspect.Parameter]:
-        params = inspect.signature(self.cls.__init__, eval_str=True).parameters
+        params = inspect.signature(self.model_class.__init__, eval_str=True).parameters
         return {name: p for name, p in params.items()
                 if name != "self" and name not in COMMON_ARGS}
 
@@ -225,21 +302,98 @@ MODELS: dict[str, ModelSpec] = {}
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Adds ``spec`` to the registry: ``eamp train``, ``eamp tune``, the figures and (with
-    ``reproduce=True``) ``eamp reproduce`` see it from then on. A taken name is an error."""
+    ``reproduce=True``) ``eamp reproduce`` see it from then on. A taken model or preset name
+    is an error."""
     if spec.name in MODELS:
         raise ValueError(f"name: a model named {spec.name!r} is already registered")
+    taken = sorted({p.name for p in spec.presets} & set(preset_names()))
+    if taken or len({p.name for p in spec.presets}) < len(spec.presets):
+        raise ValueError(f"presets: the name {(taken or [spec.presets[0].name])[0]!r} is "
+                         "taken")
     MODELS[spec.name] = spec
     return spec
 
 
+def preset_names() -> list[str]:
+    return [p.name for spec in MODELS.values() for p in spec.presets]
+
+
+def get_preset(name: str) -> tuple[ModelSpec, Preset]:
+    """The model and the preset named ``name`` (any case); an unknown name is a
+    ``ValueError`` listing the presets."""
+    for spec in MODELS.values():
+        for preset in spec.presets:
+            if isinstance(name, str) and preset.name == name.lower():
+                return spec, preset
+    raise ValueError(f"preset: unknown name {name!r}; choose one of "
+                     f"{', '.join(preset_names())}")
+
+
+# The paper's protocol (Nazari et al. 2023, Section 5): Adam with lr 1e-3, no weight decay,
+# no dropout, 100 epochs, the best validation accuracy. Its lambda and T per dataset are each
+# model's paper_options.
+PAPER_PROTOCOL = types.MappingProxyType(
+    dict(epochs=100, patience=100, lr=1e-3, weight_decay=0.0, dropout=0.0))
+
+
+def _nazari2023(model: str, paper_options: Mapping[str, Mapping[str, Any]] | None = None
+                ) -> Preset:
+    """The entropy paper's protocol for one of its models."""
+    return Preset(
+        f"{model}-nazari2023", "the entropy paper's protocol: lr 1e-3, no weight decay, no "
+        "dropout, 100 epochs" + (", its lambda and T per dataset" if paper_options else ""),
+        "Nazari et al. 2023, Section 5 (training setup) and Table 1",
+        settings=dict(PAPER_PROTOCOL),
+        datasets={d: {"model_options": o} for d, o in (paper_options or {}).items()},
+    )
+
+
+# the paper's choice, tuned on each dataset (Section 5): lambda = 1, T = 10 on Cora and on
+# the grid (Figure 2), lambda = 10, T = 1 on CiteSeer
+_ENTROPIC_PAPER = {"cora": {"entropy_weight": 1.0, "temperature": 10.0},
+                   "citeseer": {"entropy_weight": 10.0, "temperature": 1.0}}
+
+# GCNII's own semi-supervised settings: Chen et al. 2020 (ICML), Section 6.1, and the
+# defaults and README commands of github.com/chennnM/GCNII (train.py): 64 layers of width 64
+# on Cora, 32 of width 256 on CiteSeer with dropout 0.7 and lambda 0.6; Adam lr 0.01 with
+# weight decay 0.01 on the convolutions and 5e-4 on the linear layers; up to 1500 epochs,
+# patience 100 on the validation loss; row-normalised features. (theta is the paper's lambda)
+_GCNII_CHEN2020 = Preset(
+    "gcnii-chen2020", "GCNII's paper settings (Cora 64 layers, CiteSeer 32), epoch by "
+    "validation loss",
+    "Chen et al. 2020, Section 6.1; github.com/chennnM/GCNII train.py defaults and README",
+    settings=dict(hidden=64, lr=0.01, weight_decay=5e-4, dropout=0.6, epochs=1500,
+                  patience=100, normalize_features=True, select="val_loss",
+                  model_options={"alpha": 0.1, "theta": 0.5, "conv_weight_decay": 0.01}),
+    datasets={"cora": {"depth": 64},
+              "citeseer": {"depth": 32, "hidden": 256, "dropout": 0.7,
+                           "model_options": {"theta": 0.6}}},
+)
+
+# G2's heterophily script: github.com/tk-rusch/gradientgating heterophilic_graphs/run_GNN.py
+# defaults (tuned for Wisconsin; the paper reports G2-GraphSAGE): 6 layers of width 256, one
+# GraphSAGE layer that also gates, p 2.5, input dropout 0.5, dropout 0.1, Adam lr 0.003,
+# weight decay 0.01. Its loop runs 200 epochs (its "patience" ends the run at epoch 200) and
+# keeps the test accuracy at the best validation accuracy.
+_G2_RUSCH2023 = Preset(
+    "g2-rusch2023", "G2-GraphSAGE as in its authors' heterophily script (6 layers, p 2.5)",
+    "Rusch et al. 2023 (ICLR); github.com/tk-rusch/gradientgating "
+    "heterophilic_graphs/run_GNN.py defaults",
+    settings=dict(depth=6, hidden=256, lr=0.003, weight_decay=0.01, dropout=0.1, epochs=200,
+                  patience=200, select="val_metric",
+                  model_options={"conv": "sage", "gate_conv": False, "p": 2.5,
+                                 "input_dropout": 0.5}),
+)
+
 for _spec in (
     ModelSpec(
-        "gcn", GCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
+        "gcn", "eamp.models.gcn:GCN", TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
         "plain deep GCN (the paper's Basic GCN)",
         label="GCN", color="#d62728", reproduce=True, in_paper=True,
+        presets=(_nazari2023("gcn"),),
     ),
     ModelSpec(
-        "entropic_gcn", EntropicGCN, TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
+        "entropic_gcn", "eamp.models.gcn:EntropicGCN", TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
         "GCN with entropy-aware message passing in every hidden layer",
         label="entropic GCN", color="#1f77b4", reproduce=True, in_paper=True,
         entropic_of="gcn",
@@ -250,38 +404,42 @@ for _spec in (
             Param("schedule", choices=("constant", "adaptive")),
             Param("schedule_gain", 0.0, 5.0),
         ),
-        # the paper's choice, tuned on each dataset (Section 5): lambda = 1, T = 10 on Cora
-        # and on the grid (Figure 2), lambda = 10, T = 1 on CiteSeer
-        paper_options={"cora": {"entropy_weight": 1.0, "temperature": 10.0},
-                       "citeseer": {"entropy_weight": 10.0, "temperature": 1.0}},
+        paper_options=_ENTROPIC_PAPER,
         grid_options={"entropy_weight": 1.0, "temperature": 10.0},
+        presets=(_nazari2023("entropic_gcn", _ENTROPIC_PAPER),),
     ),
     ModelSpec(
-        "g2", G2, TrainDefaults(0.005, 5e-3, 0.5, 500, 100),
-        "Gradient Gating around a shared GCN layer",
+        "g2", "eamp.models.g2:G2", TrainDefaults(0.005, 5e-3, 0.5, 500, 100),
+        "Gradient Gating around a shared GCN, GraphSAGE or GAT layer",
         label="G2", color="#9467bd", reproduce=True, in_paper=True,
         search_space=_space(Param("p", 1.0, 5.0), Param("input_dropout", 0.0, 0.8)),
-        flags={"--p": ("p", "exponent of the gate")},
+        flags={"--p": ("p", "exponent of the gate"),
+               "--g2-conv": ("conv", "the gated layer: gcn, sage or gat")},
+        presets=(_nazari2023("g2"), _G2_RUSCH2023),
     ),
     ModelSpec(
-        "pairnorm_gcn", PairNormGCN, TrainDefaults(0.005, 5e-4, 0.2, 300, 50),
+        "pairnorm_gcn", "eamp.models.pairnorm:PairNormGCN",
+        TrainDefaults(0.005, 5e-4, 0.2, 300, 50),
         "GCN with PairNorm after every hidden layer",
         label="PairNorm GCN", color="#2ca02c", reproduce=True, in_paper=True,
-        search_space=_space(Param("mode", choices=PAIRNORM_MODES),
+        # the choices of eamp.models.pairnorm.PAIRNORM_MODES (a test keeps them equal)
+        search_space=_space(Param("mode", choices=("PN", "PN-SI", "PN-SCS")),
                             Param("scale", 0.1, 100.0, log=True)),
         flags={"--pairnorm-mode": ("mode", "PN, PN-SI or PN-SCS"),
                "--pairnorm-scale": ("scale", "PairNorm's s")},
+        presets=(_nazari2023("pairnorm_gcn"),),
     ),
     ModelSpec(
-        "gcnii", GCNII, TrainDefaults(0.01, 5e-4, 0.6, 500, 100),
+        "gcnii", "eamp.models.gcnii:GCNII", TrainDefaults(0.01, 5e-4, 0.6, 500, 100),
         "GCNII (initial residual and identity mapping)",
         label="GCNII", color="#ff7f0e", reproduce=True,
         search_space=_space(Param("alpha", 0.05, 0.5), Param("theta", 0.1, 1.5)),
         flags={"--alpha": ("alpha", "initial-residual strength"),
                "--theta": ("theta", "identity-mapping strength")},
+        presets=(_GCNII_CHEN2020,),
     ),
     ModelSpec(
-        "grand", GRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
+        "grand", "eamp.models.grand:GRAND", TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
         "GRAND: attention diffusion integrated with torchdiffeq",
         label="GRAND", color="#8c564b",
         search_space=_space(Param("input_dropout", 0.0, 0.8), Param("time", 1.0, 30.0),
@@ -290,7 +448,8 @@ for _spec in (
         grid_options={"method": "euler", "step_size": 1.0},
     ),
     ModelSpec(
-        "entropic_grand", EntropicGRAND, TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
+        "entropic_grand", "eamp.models.grand:EntropicGRAND",
+        TrainDefaults(0.005, 5e-4, 0.2, 200, 50),
         "GRAND plus lambda * grad S (the paper's Appendix B)",
         label="entropic GRAND", color="#17becf", entropic_of="grand",
         search_space=_space(Param("input_dropout", 0.0, 0.8), Param("time", 1.0, 30.0),
@@ -339,5 +498,5 @@ def build_model(
     options = spec.check_options(options, ranges=False)
     if dropout is None:
         dropout = spec.defaults.dropout
-    return spec.cls(in_channels, out_channels, depth, hidden_channels=hidden_channels,
+    return spec.model_class(in_channels, out_channels, depth, hidden_channels=hidden_channels,
                     dropout=dropout, **options)

@@ -8,7 +8,10 @@ to the weight used at that layer.
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["SCHEDULES", "adaptive_weight"]
 

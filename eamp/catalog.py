@@ -1,0 +1,162 @@
+"""What eamp knows about each dataset without loading it (and without importing PyTorch):
+names, raw files, where they go, the metric its papers report, and the data root.
+
+:mod:`eamp.data` loads them; the command line reads this module to check names and list
+datasets in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["DATASETS", "METRICS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
+           "check_dataset", "data_root", "dataset_metric", "dataset_names"]
+
+SPLITS = ("public", "geom-gcn")
+SYNTHETIC = ("grid", "csbm")
+# what a dataset's results are scored by: accuracy, or ROC AUC of the positive class for the
+# binary, imbalanced sets whose paper reports it (Platonov et al., ICLR 2023, Table 2)
+METRICS = ("accuracy", "roc_auc")
+
+
+class DatasetUnavailable(RuntimeError):
+    """The raw files are neither on disk nor downloadable."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset PyG reads from raw files under a root.
+
+    Args:
+        name (str): eamp's name (lower case).
+        summary (str): one line for ``eamp datasets``.
+        raw_dir: ``(root, split) -> folder`` of the raw files.
+        raw_files: ``split -> file names``.
+        loader: ``(root, split) -> Data`` (imports PyG when called).
+        metric (str): ``"accuracy"`` or ``"roc_auc"``. (default: ``"accuracy"``)
+        geom_gcn (bool): takes ``split="geom-gcn"`` (Cora and CiteSeer). (default: ``False``)
+    """
+
+    name: str
+    summary: str
+    raw_dir: Callable[[Path, str], Path]
+    raw_files: Callable[[str], list[str]]
+    loader: Callable[[Path, str], Data]
+    metric: str = "accuracy"
+    geom_gcn: bool = False
+
+    def missing_files(self, root: Path, split: str = "public") -> list[Path]:
+        folder = self.raw_dir(root, split)
+        return [folder / f for f in self.raw_files(split) if not (folder / f).exists()]
+
+
+_PLANETOID_SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+
+
+def _pyg(cls_name: str, module: str = "torch_geometric.datasets") -> Callable[..., Any]:
+    """The dataset class ``module.cls_name``, imported when a dataset is loaded."""
+    def cls(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), cls_name)(*args, **kwargs)
+    return cls
+
+
+def _planetoid(pyg_name: str, name: str) -> DatasetInfo:
+    def files(split: str) -> list[str]:
+        names = [f"ind.{name}.{s}" for s in _PLANETOID_SUFFIXES]
+        if split == "geom-gcn":
+            names += [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)]
+        return names
+
+    def raw_dir(root: Path, split: str) -> Path:
+        base = root / pyg_name
+        return base / "geom-gcn" / "raw" if split == "geom-gcn" else base / "raw"
+
+    return DatasetInfo(name, f"{pyg_name} citations (Planetoid)", raw_dir, files,
+                       lambda root, split: _pyg("Planetoid")(str(root), pyg_name,
+                                                             split=split)[0],
+                       geom_gcn=True)
+
+
+def _webkb(name: str) -> DatasetInfo:
+    return DatasetInfo(
+        name, f"WebKB {name} (heterophilous web pages, 10 geom-gcn splits)",
+        lambda root, split: root / name / "raw",
+        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
+        + [f"{name}_split_0.6_0.2_{i}.npz" for i in range(10)],
+        lambda root, split: _pyg("WebKB")(str(root), name)[0],
+    )
+
+
+def _heterophilous(name: str, summary: str, cls: Callable[..., Any],
+                   metric: str = "accuracy") -> DatasetInfo:
+    """One ``<name>/raw/<name>.npz`` of Platonov et al. (2023), read by ``cls``."""
+    return DatasetInfo(
+        name, f"{name} (Platonov et al. 2023, {summary})",
+        lambda root, split: root / name / "raw",
+        lambda split: [f"{name}.npz"],
+        lambda root, split: cls(str(root), name)[0],
+        metric=metric,
+    )
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "cora": _planetoid("Cora", "cora"),
+    "citeseer": _planetoid("CiteSeer", "citeseer"),
+    **{n: _webkb(n) for n in ("texas", "cornell", "wisconsin")},
+    "actor": DatasetInfo(
+        "actor", "Actor co-occurrence (film, 10 geom-gcn splits)",
+        lambda root, split: root / "Actor" / "raw",
+        lambda split: ["out1_node_feature_label.txt", "out1_graph_edges.txt"]
+        + [f"film_split_0.6_0.2_{i}.npz" for i in range(10)],
+        lambda root, split: _pyg("Actor")(str(root / "Actor"))[0],
+    ),
+    **{n: _heterophilous(n, "binary, imbalanced, 10 splits; ROC AUC",
+                         _pyg("HeterophilousGraphDataset"), metric="roc_auc")
+       for n in ("minesweeper", "tolokers")},
+    **{n: _heterophilous(n, "duplicates removed, 10 splits",
+                         _pyg("FilteredHeterophilous", "eamp.data"))
+       for n in ("chameleon_filtered", "squirrel_filtered")},
+}
+
+
+def dataset_names() -> list[str]:
+    return [*DATASETS, *SYNTHETIC]
+
+
+def check_dataset(name: str) -> str:
+    """``name`` in lower case if it names a dataset, else a ``ValueError`` listing them."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in dataset_names():
+        raise ValueError(f"dataset: unknown name {name!r}; choose one of "
+                         f"{', '.join(dataset_names())}")
+    return key
+
+
+def dataset_metric(name: str) -> str:
+    """The metric results on ``name`` are scored by (:data:`METRICS`)."""
+    info = DATASETS.get(check_dataset(name))
+    return info.metric if info is not None else "accuracy"
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``; a path that
+    exists and is not a folder is a ``ValueError``."""
+    if root is not None:
+        path = Path(root).expanduser()
+    elif os.environ.get("EAMP_DATA_DIR"):
+        path = Path(os.environ["EAMP_DATA_DIR"]).expanduser()
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        path = Path(cache) / "eamp" / "data"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"data_dir: {path} is not a folder")
+    return path

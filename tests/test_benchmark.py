@@ -1,0 +1,172 @@
+"""Model selection, ROC AUC, presets, G2's layers and ``eamp benchmark`` (issue 14)."""
+
+import csv
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eamp.cli import main
+from eamp.experiments.benchmark import SUITES, BenchmarkConfig, Case, Published
+from eamp.models import build_model, get_model_spec
+from eamp.models.registry import Preset, get_preset, preset_names
+from eamp.train import TrainConfig, roc_auc, train
+
+
+def _brute_auc(scores: list[float], labels: list[int]) -> float:
+    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 1)), min_size=2, max_size=30))
+def test_roc_auc_equals_the_pairwise_definition_with_ties(pairs):
+    scores = [float(s) for s, _ in pairs]  # small integers: many ties
+    labels = [y for _, y in pairs]
+    logits = torch.tensor([[0.0, s] for s in scores], dtype=torch.float64)
+    y = torch.tensor(labels)
+    mask = torch.ones(len(labels), dtype=torch.bool)
+    got = roc_auc(logits, y, mask)
+    if 0 < sum(labels) < len(labels):
+        assert got == pytest.approx(_brute_auc(scores, labels), abs=1e-12)
+    else:
+        assert got != got  # NaN without both classes
+
+
+def _tiny_graph_config(**kwargs):
+    return TrainConfig("gcn", "csbm", 2, hidden=16, epochs=30, patience=30, **kwargs)
+
+
+@pytest.mark.parametrize("select", ["val_metric", "val_loss"])
+def test_the_kept_epoch_is_the_one_the_selection_names(select):
+    result = train(_tiny_graph_config(select=select, lr=0.05), progress=False)
+    split = result.splits[0]
+    if select == "val_loss":
+        curve = split["val_loss_curve"]
+        assert split["best_epoch"] == curve.index(min(curve))
+        assert result.val_loss == pytest.approx(min(curve))
+    else:
+        curve = split["val_curve"]
+        assert split["best_epoch"] == curve.index(max(curve))
+        assert result.val_score == pytest.approx(max(curve))
+    assert result.config["select"] == select
+    assert result.metric == "accuracy" and result.val_score == result.best_val_acc
+
+
+def test_select_and_preset_are_checked_when_built():
+    with pytest.raises(ValueError, match="select: expected one of val_metric, val_loss"):
+        _tiny_graph_config(select="val_acc")
+    with pytest.raises(ValueError, match="preset: gcnii-chen2020 is a preset of gcnii"):
+        TrainConfig("gcn", "cora", 2, preset="gcnii-chen2020")
+    with pytest.raises(ValueError, match="preset: unknown name 'nope'"):
+        TrainConfig.from_preset("nope", "cora")
+    with pytest.raises(ValueError, match="depth: preset gcnii-chen2020 sets no depth for texas"):
+        TrainConfig.from_preset("gcnii-chen2020", "texas")
+
+
+def test_gcnii_preset_holds_its_papers_settings_per_dataset():
+    cora = TrainConfig.from_preset("gcnii-chen2020", "cora")
+    assert (cora.model, cora.depth, cora.hidden, cora.dropout, cora.select) == (
+        "gcnii", 64, 64, 0.6, "val_loss")
+    assert cora.normalize_features and cora.model_options["theta"] == 0.5
+    citeseer = TrainConfig.from_preset("gcnii-chen2020", "CiteSeer", seed=3)
+    assert (citeseer.depth, citeseer.hidden, citeseer.dropout, citeseer.seed) == (32, 256, 0.7, 3)
+    assert citeseer.model_options == {"alpha": 0.1, "theta": 0.6, "conv_weight_decay": 0.01}
+    # settings given win over the preset's; model options merge
+    mine = TrainConfig.from_preset("gcnii-chen2020", "cora", depth=8,
+                                   model_options={"alpha": 0.2})
+    assert mine.depth == 8 and mine.model_options["alpha"] == 0.2
+    assert mine.model_options["theta"] == 0.5 and mine.preset == "gcnii-chen2020"
+
+
+def test_every_preset_has_a_source_and_builds_for_its_datasets():
+    assert len(preset_names()) == len(set(preset_names()))
+    for name in preset_names():
+        spec, preset = get_preset(name)
+        assert preset.source and name.startswith(spec.name + "-")
+        for dataset in (*preset.datasets, "cora"):
+            TrainConfig.from_preset(name, dataset, depth=preset.for_dataset(dataset).get(
+                "depth", 2))
+
+
+def test_a_preset_with_an_unknown_setting_or_option_is_refused():
+    with pytest.raises(ValueError, match="unknown settings nope"):
+        Preset("x-y", "s", "src", settings={"nope": 1})
+    from eamp.models.registry import ModelSpec
+
+    bad = Preset("gcn-bad", "s", "src", settings={"model_options": {"nope": 1}})
+    with pytest.raises(ValueError, match="preset gcn-bad: options: gcn2 does not take nope"):
+        ModelSpec("gcn2", get_model_spec("gcn").model_class, get_model_spec("gcn").defaults,
+                  "x", presets=(bad,))
+
+
+def test_cli_preset_sets_the_model_and_flags_win(tmp_path):
+    from eamp.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--preset", "g2-rusch2023", "--dataset", "texas",
+                                      "--lr", "0.01", "--out", str(tmp_path)])
+    config = config_from_args(args)
+    assert config.model == "g2" and config.depth == 6 and config.lr == 0.01
+    assert config.model_options["conv"] == "sage" and config.preset == "g2-rusch2023"
+    assert main(["train", "--preset", "gcnii-chen2020", "--model", "gcn", "--dataset", "cora",
+                 "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("conv", ["gcn", "sage", "gat"])
+@pytest.mark.parametrize("gate_conv", [True, False])
+def test_g2_wraps_gcn_sage_and_gat(conv, gate_conv):
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 0], [1, 0, 2, 1, 3, 2, 0, 3]])
+    model = build_model("g2", 5, 3, 3, hidden_channels=8, conv=conv, gate_conv=gate_conv)
+    logits, hidden = model(torch.randn(4, 5), edge_index, return_hidden=True)
+    assert logits.shape == (4, 3) and len(hidden) == 4
+    assert all(h.shape == (4, 8) for h in hidden[1:])
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    with pytest.raises(ValueError, match="conv: expected one of"):
+        build_model("g2", 5, 3, 3, conv="gin")
+
+
+def test_a_case_is_met_by_its_floor_or_the_published_spread():
+    pub = Published(80.0, 2.0, "src")
+    assert Case("c", "gcn-nazari2023", "cora", pub).met(78.5)
+    assert not Case("c", "gcn-nazari2023", "cora", pub).met(77.9)
+    assert Case("c", "gcn-nazari2023", "cora", Published(80.0, None, "s"), tolerance=3).met(77.1)
+    assert not Case("c", "gcn-nazari2023", "cora", pub, floor=85.0).met(84.9)
+    for suite in SUITES.values():
+        for case in suite:
+            assert case.published.source and get_preset(case.preset)
+
+
+def _rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, capsys):
+    argv = ["benchmark", "--suite", "fidelity-quick", "--out", str(tmp_path), "--data-dir",
+            str(all_data_root)]
+    assert main(argv) == 0
+    rows = _rows(tmp_path / "benchmark.csv")
+    assert [r["case"] for r in rows] == [c.name for c in SUITES["fidelity-quick"]]
+    assert all(r["n"] == "2" and 0 < float(r["mean"]) <= 100 for r in rows)
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "not comparable" in md
+    assert "**MISSED**" in md  # the quick GCNII row cannot reach the paper's floor
+    assert "Rusch et al. 2023" in md and "Chen et al. 2020" in md
+    results = sorted(tmp_path.rglob("result.json"))
+    assert len(results) == 4
+    stamps = [p.stat().st_mtime_ns for p in results]
+    capsys.readouterr()
+    assert main(argv) == 0  # resumed: nothing retrained
+    assert "4 already done, 0 to train" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+
+
+def test_benchmark_config_is_checked():
+    with pytest.raises(ValueError, match="suite: unknown name 'nope'"):
+        BenchmarkConfig("nope")
