@@ -323,7 +323,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
                              device=args.device or "auto", precision=args.precision or "32",
-                             data_dir=args.data_dir, force=args.force)
+                             data_dir=args.data_dir, force=args.force,
+                             cases=tuple(args.cases or ()))
     command = "eamp " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
     report = benchmark(config, output_folder(args.out), command=command)
     print(f"benchmark: {report}")
@@ -425,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of runs/, benchmark.csv and benchmark.md (resumed)")
     p.add_argument("--seeds", type=_positive_int, metavar="N",
                    help="seeds (or fixed splits) per case (default: each case's own, 10)")
+    p.add_argument("--cases", nargs="+", metavar="TEXT",
+                   help="run only the cases whose name contains TEXT (e.g. GCNII texas); "
+                   "the others are reported from stored runs or as not run")
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")

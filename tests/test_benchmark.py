@@ -170,3 +170,33 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
 def test_benchmark_config_is_checked():
     with pytest.raises(ValueError, match="suite: unknown name 'nope'"):
         BenchmarkConfig("nope")
+
+
+def test_residual_gcn_block_is_platonovs_formula():
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from torch_geometric.utils import to_dense_adj
+
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 2], [1, 0, 2, 1, 3, 2, 2, 0]])
+    model = build_model("resgnn", 4, 2, 2, hidden_channels=6, conv="gcn").double().eval()
+    x = torch.randn(5, 4, dtype=torch.float64)  # node 4 is isolated
+    ei, w = gcn_norm(edge_index, None, 5, add_self_loops=True)
+    a_hat = to_dense_adj(ei, edge_attr=w, max_num_nodes=5)[0].double().t()  # rows: targets
+    h = torch.nn.functional.gelu(model.encoder(x))
+    for k in range(2):
+        ff = model.feed_forwards[k]
+        agg = a_hat @ model.norms[k](h)
+        h = h + ff.lin2(torch.nn.functional.gelu(ff.lin1(agg)))
+    expected = model.decoder(model.out_norm(h))
+    torch.testing.assert_close(model(x, edge_index), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("conv", ["sage", "gat"])
+def test_residual_sage_and_gat_train_and_check_their_options(conv):
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    model = build_model("resgnn", 4, 3, 2, hidden_channels=8, conv=conv, heads=2)
+    logits, hidden = model(torch.randn(4, 4), edge_index, return_hidden=True)
+    assert logits.shape == (4, 3) and len(hidden) == 3
+    logits.sum().backward()
+    with pytest.raises(ValueError, match="heads: expected a divisor of hidden_channels"):
+        build_model("resgnn", 4, 3, 2, hidden_channels=8, conv="gat", heads=3)

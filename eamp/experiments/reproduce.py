@@ -129,17 +129,20 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def _done(spec: RunSpec, path: Path) -> bool:
+def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
     """Whether ``path`` holds this run's result: a valid ``result.json`` whose stored config
-    is the planned one. A stale or broken one is said and retrained."""
+    is the planned one. A stale or broken one is said (unless ``quiet``) and retrained."""
     if not path.exists():
         return False
     try:
         stored = read_result(path)
     except ValueError as error:
-        _log(f"retraining {spec.label()}: {error}")
+        if not quiet:
+            _log(f"retraining {spec.label()}: {error}")
         return False
     differences = config_differences(stored["config"], spec.config)
+    if differences and quiet:
+        return False
     if differences:
         changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in differences.items())
         _log(f"retraining {spec.label()}: its result.json was made with other settings "
@@ -154,7 +157,7 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int
     ``eamp benchmark`` share."""
     from tqdm.auto import tqdm
 
-    todo = [spec for spec in runs if force or not _done(spec, out / spec.relpath)]
+    todo = [spec for spec in runs if force or not is_done(spec, out / spec.relpath)]
     _log(f"{len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to "
          f"train with {workers} worker(s)")
     if not todo:

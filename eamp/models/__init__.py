@@ -14,6 +14,7 @@ _NAMES = {
     "GRAND": "eamp.models.grand",
     "EntropicGRAND": "eamp.models.grand",
     "PairNormGCN": "eamp.models.pairnorm",
+    "ResidualGNN": "eamp.models.resgnn",
     **dict.fromkeys(("MODELS", "ModelSpec", "Param", "Preset", "TrainDefaults", "build_model",
                      "get_model_spec", "model_names", "register_model",
                      "reproduction_models"), "eamp.models.registry"),
@@ -27,6 +28,7 @@ __all__ = [
     "GRAND",
     "EntropicGRAND",
     "PairNormGCN",
+    "ResidualGNN",
     "MODELS",
     "ModelSpec",
     "Param",
@@ -59,3 +61,4 @@ if TYPE_CHECKING:
         register_model,
         reproduction_models,
     )
+    from eamp.models.resgnn import ResidualGNN

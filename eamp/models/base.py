@@ -49,6 +49,8 @@ class Adjacency:
         have no 16-bit kernels on a CPU and take one dtype for both operands."""
         if torch.is_autocast_enabled(x.device.type):
             return self.edge_index, self.edge_weight
+        if x.dtype != self.csr.dtype and x.is_floating_point():  # a float64 model
+            return self.csr.to(x.dtype), None
         return self.csr, None
 
 

@@ -104,7 +104,7 @@ class G2(DeepGNN):
             return GATConv(width, width, heads=GAT_HEADS, concat=True)
         return GCNConv(width, width, normalize=False)
 
-    def _apply(self, layer: torch.nn.Module, x: Tensor, edge_index: Tensor,
+    def _layer_out(self, layer: torch.nn.Module, x: Tensor, edge_index: Tensor,
                adjacency: tuple[Tensor, Tensor | None]) -> Tensor:
         """The layer with its activation: ReLU, or for GAT ELU and the authors' averaging."""
         if self.kind == "gcn":
@@ -124,9 +124,9 @@ class G2(DeepGNN):
         hidden = [x]
         x = F.relu(input_step(self.encoder, x, self.input_dropout, self.training))
         for _ in range(self.depth):
-            update = self._apply(self.conv, x, edge_index, adjacency)
+            update = self._layer_out(self.conv, x, edge_index, adjacency)
             gate = (update if self.gate_conv is None
-                    else self._apply(self.gate_conv, x, edge_index, adjacency))
+                    else self._layer_out(self.gate_conv, x, edge_index, adjacency))
             tau = gradient_gate(gate, edge_index, self.p)
             x = (1 - tau) * x + tau * update
             hidden.append(x)
