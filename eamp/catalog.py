@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["DATASETS", "METRICS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
            "check_dataset", "data_root", "dataset_metric", "dataset_names"]
 
-SPLITS = ("public", "geom-gcn")
+# Planetoid's splits: the public one, the ten 60/20/20 splits of Geom-GCN, and GRAND's: the
+# largest connected component with 20 training nodes per class drawn from 1500 development
+# nodes (the rest of them validate), every other node tested (Chamberlain et al. 2021)
+SPLITS = ("public", "geom-gcn", "lcc-random")
 SYNTHETIC = ("grid", "csbm")
 # what a dataset's results are scored by: accuracy, or ROC AUC of the positive class for the
 # binary, imbalanced sets whose paper reports it (Platonov et al., ICLR 2023, Table 2)
@@ -41,7 +44,8 @@ class DatasetInfo:
         raw_files: ``split -> file names``.
         loader: ``(root, split) -> Data`` (imports PyG when called).
         metric (str): ``"accuracy"`` or ``"roc_auc"``. (default: ``"accuracy"``)
-        geom_gcn (bool): takes ``split="geom-gcn"`` (Cora and CiteSeer). (default: ``False``)
+        planetoid (bool): takes every split of :data:`SPLITS` (Cora and CiteSeer); the others
+            come with splits of their own. (default: ``False``)
     """
 
     name: str
@@ -50,7 +54,7 @@ class DatasetInfo:
     raw_files: Callable[[str], list[str]]
     loader: Callable[[Path, str], Data]
     metric: str = "accuracy"
-    geom_gcn: bool = False
+    planetoid: bool = False
 
     def missing_files(self, root: Path, split: str = "public") -> list[Path]:
         folder = self.raw_dir(root, split)
@@ -83,7 +87,7 @@ def _planetoid(pyg_name: str, name: str) -> DatasetInfo:
     return DatasetInfo(name, f"{pyg_name} citations (Planetoid)", raw_dir, files,
                        lambda root, split: _pyg("Planetoid")(str(root), pyg_name,
                                                              split=split)[0],
-                       geom_gcn=True)
+                       planetoid=True)
 
 
 def _webkb(name: str) -> DatasetInfo:

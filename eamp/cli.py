@@ -92,8 +92,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
                         help="message-passing layers (linear encoders/decoders not counted)")
     parser.add_argument("--hidden", type=_positive_int, help="width (default 256)")
     parser.add_argument("--seed", type=int, help="seed (default 0)")
-    parser.add_argument("--split", choices=["public", "geom-gcn"],
-                        help="Planetoid split (default public)")
+    from eamp.catalog import SPLITS
+
+    parser.add_argument("--split", choices=SPLITS,
+                        help="Planetoid split: public, the ten geom-gcn splits, or GRAND's "
+                        "lcc-random (default public)")
     parser.add_argument("--split-index",
                         help="which fixed split to train on, or 'all' (default 0)")
     parser.add_argument("--data-dir", help="data root (default $EAMP_DATA_DIR, else the cache)")

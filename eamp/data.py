@@ -113,8 +113,9 @@ def load_dataset(
     Args:
         name (str): one of :func:`dataset_names` (case-insensitive).
         root (path, optional): the data root (see the module's docs).
-        split (str): ``"public"`` or ``"geom-gcn"`` (Cora and CiteSeer only; the ten 60/20/20
-            splits). Other datasets come with their own splits. (default: ``"public"``)
+        split (str): ``"public"``, ``"geom-gcn"`` (the ten 60/20/20 splits) or
+            ``"lcc-random"`` (GRAND's: see :func:`lcc_random_split`); Cora and CiteSeer
+            only. Other datasets come with their own splits. (default: ``"public"``)
         normalize_features (bool): scale each feature row to sum 1. (default: ``False``)
         seed (int): seed of the synthetic graphs. (default: ``0``)
 
@@ -130,11 +131,15 @@ def load_dataset(
     elif key == "csbm":
         data = csbm_graph(seed=seed)
     else:
-        if split == "geom-gcn" and not DATASETS[key].geom_gcn:
+        if split != "public" and not DATASETS[key].planetoid:
             raise ValueError(
-                f"split: 'geom-gcn' applies to cora and citeseer; {key} has its own splits"
+                f"split: {split!r} applies to cora and citeseer; {key} has its own splits"
             )
-        data = _load_pyg(DATASETS[key], data_root(root), split)
+        if split == "lcc-random":
+            data = lcc_random_split(clean_graph(_load_pyg(DATASETS[key], data_root(root),
+                                                          "public")))
+        else:
+            data = _load_pyg(DATASETS[key], data_root(root), split)
     data = clean_graph(data)
     if normalize_features:
         data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -205,6 +210,34 @@ def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
             f"or point --data-dir / EAMP_DATA_DIR at a folder laid out as PyG's {info.name} "
             "dataset expects."
         ) from error
+
+
+def lcc_random_split(data: Data, seed: int = 12345, development: int = 1500,
+                     per_class: int = 20) -> Data:
+    """GRAND's protocol (Chamberlain et al. 2021; ``set_train_val_test_split`` of
+    github.com/twitter-research/graph-neural-pde, which fixes ``seed`` 12345): the largest
+    connected component (PyG's :class:`~torch_geometric.transforms.LargestConnectedComponents`,
+    nodes kept in their order), ``development`` nodes drawn at random, ``per_class`` of each
+    class among them for training, the rest of them for validation, every other node for
+    testing. The draws repeat the authors' NumPy calls, so the split is theirs."""
+    from torch_geometric.transforms import LargestConnectedComponents
+
+    data = LargestConnectedComponents()(data)
+    n = data.num_nodes
+    rng = np.random.RandomState(seed)
+    dev = rng.choice(n, development, replace=False)
+    rng = np.random.RandomState(seed)
+    labels = data.y.numpy()
+    train = np.concatenate([rng.choice(dev[labels[dev] == c], per_class, replace=False)
+                            for c in range(int(labels.max()) + 1)])
+    masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
+    masks[0][torch.from_numpy(train)] = True
+    masks[1][torch.from_numpy(dev)] = True
+    masks[1] &= ~masks[0]
+    masks[2][:] = True
+    masks[2][torch.from_numpy(dev)] = False
+    data.train_mask, data.val_mask, data.test_mask = masks
+    return data
 
 
 def clean_graph(data: Data) -> Data:

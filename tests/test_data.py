@@ -126,3 +126,22 @@ def test_a_read_only_data_folder_is_read_in_place(tmp_path, data_root, monkeypat
                   for p in source.rglob("*")) == before  # nothing written into the source
     assert list((tmp_path / "cache" / "eamp" / "processed").glob("*/Cora/processed/*.pt"))
     assert capsys.readouterr().err.count("is read-only") == 1  # said once
+
+
+def test_lcc_random_split_is_grands_split_of_the_largest_component(data_root):
+    from scipy.sparse.csgraph import connected_components
+    from torch_geometric.utils import to_scipy_sparse_matrix
+
+    data = load_dataset("cora", data_root, split="lcc-random")
+    count, _ = connected_components(to_scipy_sparse_matrix(data.edge_index,
+                                                           num_nodes=data.num_nodes))
+    assert count == 1 and data.num_nodes == 2485  # Cora's largest component
+    train, val, test = data.train_mask, data.val_mask, data.test_mask
+    assert int(train.sum()) == 7 * 20 and int((train | val).sum()) == 1500
+    assert not (train & val).any() and not ((train | val) & test).any()
+    assert bool((train | val | test).all())
+    assert torch.bincount(data.y[train]).tolist() == [20] * 7
+    again = load_dataset("cora", data_root, split="lcc-random")
+    assert torch.equal(again.train_mask, train)  # a fixed split (seed 12345)
+    with pytest.raises(ValueError, match="'lcc-random' applies to cora and citeseer"):
+        load_dataset("texas", data_root, split="lcc-random")

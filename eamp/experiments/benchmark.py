@@ -144,6 +144,12 @@ SUITES: dict[str, tuple[Case, ...]] = {
                                        ("Wisconsin", "wisconsin", 87.84),
                                        ("Cornell", "cornell", 87.30))),
         *_platonov_cases(),
+        Case("GRAND-l, Cora (largest component, the authors' split)", "grand-chamberlain2021",
+             "cora", Published(83.6, 1.0, "Chamberlain et al. 2021 (ICML), Table 1, GRAND-l "
+                               "on Cora, from memory of the paper", verified=False),
+             note="GRAND's code scales the diffusion by a learned sigmoid(alpha), adds a "
+             "learned source term beta * x(0) and trains with Adamax; eamp's GRAND-l has "
+             "neither and trains with Adam"),
     ),
     # a few minutes on two cores, for the tests: shallow, short, two runs each; its numbers
     # are not comparable with the published ones
