@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from eamp.data import grid_graph
-from eamp.device import float64_device, resolve_device, usable_device
-from eamp.entropy import prepare_graph, total_dirichlet_energy
+from eamp.device import resolve_device, usable_device
+from eamp.metrics import layer_metrics, paper_energy, survey_energy
 from eamp.models import build_model, get_model_spec, reproduction_models
 
 __all__ = ["OversmoothingConfig", "oversmoothing_rows", "run_oversmoothing", "ENERGY_COLUMNS"]
@@ -71,25 +71,19 @@ def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
 def _rows(config: OversmoothingConfig) -> list[dict]:
     rows = []
     device = resolve_device(config.device)
-    where = float64_device(device)
+    energy = {"energy": paper_energy if config.normalize
+              else lambda x, graph: survey_energy(x, graph, sqrt=False)}
     for seed in range(config.seeds):
         data = grid_graph(config.height, config.grid_width, config.width, seed=seed)
         data = data.to(device)
-        graph = prepare_graph(data.edge_index.to(where), data.num_nodes)
         for name in config.models:
             torch.manual_seed(seed)
             model = build_model(name, config.width, config.width, config.layers,
                                 hidden_channels=config.width, dropout=0.0,
                                 **get_model_spec(name).grid_options).to(device)
-            model.eval()
-            _, hidden = model(data.x, data.edge_index, return_hidden=True)
-            for layer, h in enumerate(hidden):
-                energy = total_dirichlet_energy(h.to(where, torch.float64), graph,
-                                                normalize=config.normalize)
-                if not config.normalize:
-                    energy = 2 * energy  # survey: sum over ordered pairs, / n
-                rows.append({"model": name, "seed": seed, "layer": layer,
-                             "energy": float(energy)})
+            for row in layer_metrics(model, data.x, data.edge_index, metrics=energy):
+                rows.append({"model": name, "seed": seed, "layer": row["layer"],
+                             "energy": row["energy"]})
     return rows
 
 
