@@ -135,7 +135,7 @@ def test_registry_errors_and_defaults():
     with pytest.raises(ValueError, match="depth"):
         build_model("gcn", 6, 3, 0)
     assert set(MODELS) == {"gcn", "entropic_gcn", "pairnorm_gcn", "g2", "gcnii", "grand",
-                           "entropic_grand"}
+                           "entropic_grand", "entropic_gcnii", "entropic_g2", "resgnn"}
     for spec in MODELS.values():
         d = spec.defaults
         assert d.lr > 0 and d.weight_decay >= 0 and 0 <= d.dropout < 1
@@ -164,3 +164,25 @@ def test_entropic_gcn_trains_a_step_without_nan():
         loss.backward()
         optimizer.step()
     assert math.isfinite(float(loss.detach()))
+
+
+@pytest.mark.parametrize("name, base", [("entropic_gcnii", "gcnii"), ("entropic_g2", "g2")])
+def test_entropic_backbone_is_its_base_plus_the_entropy_step(name, base):
+    """With lambda = 0 the entropic backbone is its base (same weights); with lambda > 0 a
+    one-layer model's hidden state is the base's plus lambda * T * grad S of the layer input."""
+    from eamp.entropy import entropy_gradient
+
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    x = torch.randn(6, 5, dtype=torch.float64)  # node 5 isolated
+    base_model = build_model(base, 5, 3, 1, hidden_channels=4).double().eval()
+    for weight in (0.0, 0.7):
+        model = build_model(name, 5, 3, 1, hidden_channels=4, entropy_weight=weight,
+                            temperature=2.0).double().eval()
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("entropic.")}
+        base_model.load_state_dict({k.replace(".conv.", "."): v for k, v in state.items()})
+        _, hidden = model(x, edge_index, return_hidden=True)
+        _, base_hidden = base_model(x, edge_index, return_hidden=True)
+        first = torch.relu(base_model.encoder(x))  # the input of the single layer
+        step = weight * 2.0 * entropy_gradient(first, edge_index, 2.0)
+        torch.testing.assert_close(hidden[1], base_hidden[1] + step, rtol=1e-10, atol=1e-12)

@@ -11,6 +11,8 @@ _NAMES = {
     "GCN": "eamp.models.gcn",
     "EntropicGCN": "eamp.models.gcn",
     "GCNII": "eamp.models.gcnii",
+    "EntropicGCNII": "eamp.models.gcnii",
+    "EntropicG2": "eamp.models.g2",
     "GRAND": "eamp.models.grand",
     "EntropicGRAND": "eamp.models.grand",
     "PairNormGCN": "eamp.models.pairnorm",
@@ -25,6 +27,8 @@ __all__ = [
     "GCN",
     "EntropicGCN",
     "GCNII",
+    "EntropicGCNII",
+    "EntropicG2",
     "GRAND",
     "EntropicGRAND",
     "PairNormGCN",
@@ -44,9 +48,9 @@ __getattr__ = lazy_attributes(__name__, _NAMES)
 
 if TYPE_CHECKING:
     from eamp.models.base import DeepGNN
-    from eamp.models.g2 import G2
+    from eamp.models.g2 import G2, EntropicG2
     from eamp.models.gcn import GCN, EntropicGCN
-    from eamp.models.gcnii import GCNII
+    from eamp.models.gcnii import GCNII, EntropicGCNII
     from eamp.models.grand import GRAND, EntropicGRAND
     from eamp.models.pairnorm import PairNormGCN
     from eamp.models.registry import (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -10,10 +12,13 @@ from torch_geometric.nn import GATConv, GCNConv, SAGEConv
 from torch_geometric.utils import remove_self_loops, scatter
 
 from eamp.models.base import DeepGNN
+from eamp.models.gcn import EntropyPass
+from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.functional import dropout
+from eamp.nn.options import EntropyOptions
 from eamp.nn.sparse import input_step
 
-__all__ = ["G2", "G2_CONVS", "gradient_gate"]
+__all__ = ["G2", "EntropicG2", "G2_CONVS", "gradient_gate"]
 
 G2_CONVS = ("gcn", "sage", "gat")
 GAT_HEADS = 4  # the authors' GATConv(nhid, nhid, heads=4, concat=True)
@@ -119,16 +124,26 @@ class G2(DeepGNN):
             if module is not None:
                 module.reset_parameters()
 
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> Any:
+        """Hook: what the steps of one forward pass share (default: nothing)."""
+        return None
+
+    def layer_step(self, index: int, x: Tensor, edge_index: Tensor,
+                   adjacency: tuple[Tensor, Tensor | None], state: Any) -> Tensor:
+        """Hook: one gated step."""
+        update = self._layer_out(self.conv, x, edge_index, adjacency)
+        gate = (update if self.gate_conv is None
+                else self._layer_out(self.gate_conv, x, edge_index, adjacency))
+        tau = gradient_gate(gate, edge_index, self.p)
+        return (1 - tau) * x + tau * update
+
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         adjacency = self.adjacency(x, edge_index) if self.kind == "gcn" else (edge_index, None)
+        state = self.forward_state(x, edge_index)
         hidden = [x]
         x = F.relu(input_step(self.encoder, x, self.input_dropout, self.training))
-        for _ in range(self.depth):
-            update = self._layer_out(self.conv, x, edge_index, adjacency)
-            gate = (update if self.gate_conv is None
-                    else self._layer_out(self.gate_conv, x, edge_index, adjacency))
-            tau = gradient_gate(gate, edge_index, self.p)
-            x = (1 - tau) * x + tau * update
+        for index in range(self.depth):
+            x = self.layer_step(index, x, edge_index, adjacency, state)
             hidden.append(x)
         x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden
@@ -136,3 +151,70 @@ class G2(DeepGNN):
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, input_dropout={self.input_dropout}, p={self.p}, "
                 f"gate_conv={self.gate_conv is not None}, conv={self.kind!r}")
+
+
+class EntropicG2(G2):
+    r""":class:`G2` with an entropy-ascent step added to every gated step:
+
+    .. math::
+        \mathbf{X}^{k+1} = (1 - \tau^k) \odot \mathbf{X}^k + \tau^k \odot
+        \hat{\mathbf{X}}^k + \lambda T \nabla_{\mathbf{X}} S(\mathbf{X}^k_c)
+
+    Where the step sits: after the gate, not inside it. G2's rate :math:`\tau^k_i` goes to 0
+    where a node's neighbours agree, which is where the energy (and the entropy's gradient
+    with it) is small and oversmoothing sets in; a step multiplied by :math:`\tau` would be
+    switched off exactly where it is meant to act. Added after the gate it is eq. 5 of the
+    entropy paper with G2's gated update as :math:`\phi`. The gradient is taken at the
+    step's input :math:`\mathbf{X}^k` (the paper's eq. 5), so there is no ``gradient_at``.
+    An :class:`~eamp.nn.EntropicConv` around the shared layer holds :math:`\lambda`,
+    :math:`T` (learnable or not) and the schedule, and computes the step
+    (:meth:`~eamp.nn.EntropicConv.entropy_step`).
+
+    Args:
+        in_channels, out_channels, depth, hidden_channels, dropout, input_dropout, p,
+        gate_conv, conv: as :class:`G2`.
+        entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
+        schedule, schedule_gain, normalize: as :class:`~eamp.models.EntropicGCN`.
+            (default: :math:`\lambda = 1`, :math:`T = 10`)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        depth: int,
+        hidden_channels: int = 256,
+        dropout: float = 0.5,
+        input_dropout: float = 0.6,
+        p: float = 1.0,
+        gate_conv: bool = True,
+        conv: str = "gcn",
+        entropy_weight: float = 1.0,
+        temperature: float = 10.0,
+        learn_entropy_weight: bool = False,
+        learn_temperature: bool = False,
+        detach: bool = True,
+        schedule: str = "constant",
+        schedule_gain: float = 1.0,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout,
+                         input_dropout, p, gate_conv, conv)
+        self.entropy = EntropyOptions(
+            entropy_weight=entropy_weight, temperature=temperature,
+            learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
+            detach=detach, schedule=schedule, schedule_gain=schedule_gain,
+            normalize=normalize,
+        )
+        self.entropic = EntropicConv(self.conv, options=self.entropy)
+        self._graph_cache = GraphCache()
+
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> EntropyPass:
+        return EntropyPass(self._graph_cache(edge_index, x))
+
+    def layer_step(self, index: int, x: Tensor, edge_index: Tensor,
+                   adjacency: tuple[Tensor, Tensor | None], state: EntropyPass) -> Tensor:
+        if state.reference is None:
+            state.reference = self.entropic.reference_entropy(x, state.graph)
+        step = self.entropic.entropy_step(x, edge_index, state.graph, state.reference)
+        return super().layer_step(index, x, edge_index, adjacency, state) + step

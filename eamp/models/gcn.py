@@ -16,7 +16,7 @@ from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.options import EntropyOptions
 from eamp.nn.sparse import input_step
 
-__all__ = ["GCN", "EntropicGCN"]
+__all__ = ["GCN", "EntropicGCN", "EntropyPass"]
 
 
 class GCN(DeepGNN):
@@ -93,12 +93,18 @@ class GCN(DeepGNN):
 
 
 @dataclass
-class _EntropyPass:
+class EntropyPass:
     """What the entropic layers of one forward pass share: the entropy's graph and the
-    adaptive schedule's reference entropy, set by the first entropic layer."""
+    adaptive schedule's reference entropy, set by the first entropic layer that runs."""
 
     graph: PreparedGraph
     reference: Tensor | None = None
+
+    def call(self, layer: EntropicConv, x: Tensor, *args: Any) -> Tensor:
+        """``layer(x, *args)`` with this pass's entropy graph and reference entropy."""
+        if self.reference is None:
+            self.reference = layer.reference_entropy(x, self.graph)
+        return layer(x, *args, entropy_graph=self.graph, reference_entropy=self.reference)
 
 
 class EntropicGCN(GCN):
@@ -155,14 +161,11 @@ class EntropicGCN(GCN):
             return EntropicConv(conv, act=F.relu, dropout=self.dropout, options=self.entropy)
         return conv
 
-    def forward_state(self, x: Tensor, edge_index: Tensor) -> _EntropyPass:
-        return _EntropyPass(self._graph_cache(edge_index, x))
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> EntropyPass:
+        return EntropyPass(self._graph_cache(edge_index, x))
 
     def layer_step(self, index: int, layer: Module, x: Tensor, adj: Tensor, weight: Tensor,
-                   state: _EntropyPass) -> Tensor:
+                   state: EntropyPass) -> Tensor:
         if not isinstance(layer, EntropicConv):
             return super().layer_step(index, layer, x, adj, weight, state)
-        if state.reference is None:
-            state.reference = layer.reference_entropy(x, state.graph)
-        return layer(x, adj, weight, entropy_graph=state.graph,
-                     reference_entropy=state.reference)
+        return state.call(layer, x, adj, weight)

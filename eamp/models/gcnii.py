@@ -1,17 +1,22 @@
-"""GCNII (Chen et al., ICML 2020) from PyG's GCN2Conv."""
+"""GCNII (Chen et al., ICML 2020) from PyG's GCN2Conv, and its entropic version."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn import Linear, ModuleList
+from torch.nn import Linear, Module, ModuleList
 from torch_geometric.nn import GCN2Conv
 
 from eamp.models.base import DeepGNN
+from eamp.models.gcn import EntropyPass
+from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.functional import dropout
+from eamp.nn.options import EntropyOptions
 from eamp.nn.sparse import input_step
 
-__all__ = ["GCNII"]
+__all__ = ["GCNII", "EntropicGCNII"]
 
 
 class GCNII(DeepGNN):
@@ -55,7 +60,8 @@ class GCNII(DeepGNN):
         self.conv_weight_decay = float(conv_weight_decay)
         self.encoder = Linear(in_channels, hidden_channels)
         self.convs = ModuleList(
-            GCN2Conv(hidden_channels, alpha, theta, layer=k + 1, normalize=False)
+            self.make_layer(k, GCN2Conv(hidden_channels, alpha, theta, layer=k + 1,
+                                        normalize=False))
             for k in range(depth)
         )
         self.decoder = Linear(hidden_channels, out_channels)
@@ -76,16 +82,109 @@ class GCNII(DeepGNN):
             {"params": linear, "weight_decay": weight_decay},
         ]
 
+    def make_layer(self, index: int, conv: GCN2Conv) -> Module:
+        """Hook: the module that is layer ``index`` (default: ``conv`` itself)."""
+        return conv
+
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> Any:
+        """Hook: what the layers of one forward pass share (default: nothing)."""
+        return None
+
+    def layer_step(self, index: int, layer: Module, x: Tensor, x0: Tensor, adj: Tensor,
+                   weight: Tensor | None, state: Any) -> Tensor:
+        """Hook: one layer, dropout before it, ReLU after."""
+        return F.relu(layer(dropout(x, self.dropout, self.training), x0, adj, weight))
+
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         adj, weight = self.adjacency(x, edge_index)
+        state = self.forward_state(x, edge_index)
         hidden = [x]
         x = x0 = F.relu(input_step(self.encoder, x, self.dropout, self.training))
-        for conv in self.convs:
-            x = dropout(x, self.dropout, self.training)
-            x = F.relu(conv(x, x0, adj, weight))
+        for index, layer in enumerate(self.convs):
+            x = self.layer_step(index, layer, x, x0, adj, weight, state)
             hidden.append(x)
         x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, alpha={self.alpha}, theta={self.theta}"
+
+
+class EntropicGCNII(GCNII):
+    r""":class:`GCNII` with every layer wrapped in :class:`~eamp.nn.EntropicConv`:
+
+    .. math::
+        \mathbf{X}^{k+1} = \mathrm{ReLU}\Big(\big((1-\alpha)\hat{A}\mathbf{X}^k
+        + \alpha \mathbf{X}^0\big)\big((1-\beta_k)\mathbf{I} + \beta_k
+        \mathbf{W}^k\big)\Big) + \lambda T \nabla_{\mathbf{X}} S(\mathbf{X}^k_c)
+
+    (``gradient_at="output"``: the step is taken on the layer's pre-activation output
+    instead, inside the ReLU.)
+
+    Where the step sits: outside the initial residual and the identity mapping. GCNII's
+    layer is a convex mix of the propagated state and :math:`\mathbf{X}^0`, multiplied by
+    :math:`(1-\beta_k)\mathbf{I} + \beta_k\mathbf{W}^k`; an entropy step inside it would
+    be shrunk by :math:`1 - \alpha` and turned by :math:`\mathbf{W}^k`, so it would no
+    longer be the ascent direction of :math:`S`. Outside, it is eq. 5 of the entropy paper
+    with GCNII's layer as :math:`\phi`, and :math:`\mathbf{X}^0` stays the encoder's output
+    (not pushed by the entropy). Every layer keeps the width, so every layer is entropic.
+
+    Args:
+        in_channels, out_channels, depth, hidden_channels, dropout, alpha, theta,
+        conv_weight_decay: as :class:`GCNII`.
+        entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
+        gradient_at, schedule, schedule_gain, normalize: as
+        :class:`~eamp.models.EntropicGCN`. (default: :math:`\lambda = 1`, :math:`T = 10`)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        depth: int,
+        hidden_channels: int = 256,
+        dropout: float = 0.6,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        conv_weight_decay: float = 0.01,
+        entropy_weight: float = 1.0,
+        temperature: float = 10.0,
+        learn_entropy_weight: bool = False,
+        learn_temperature: bool = False,
+        detach: bool = True,
+        gradient_at: str = "input",
+        schedule: str = "constant",
+        schedule_gain: float = 1.0,
+        normalize: bool = True,
+    ) -> None:
+        self.entropy = EntropyOptions(
+            entropy_weight=entropy_weight, temperature=temperature,
+            learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
+            detach=detach, gradient_at=gradient_at, schedule=schedule,
+            schedule_gain=schedule_gain, normalize=normalize,
+        )
+        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout, alpha,
+                         theta, conv_weight_decay)
+        self._graph_cache = GraphCache()
+
+    def make_layer(self, index: int, conv: GCN2Conv) -> Module:
+        # dropout inside the wrapper: the entropy sees the clean X^k, the conv a dropped one
+        return EntropicConv(conv, act=F.relu, dropout=self.dropout, options=self.entropy)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        groups = super().param_groups(weight_decay)
+        # a learnable lambda or T goes with the linear layers' weight decay
+        seen = {id(p) for group in groups for p in group["params"]}
+        extra = [p for p in self.parameters() if id(p) not in seen]
+        if extra:
+            groups[1]["params"] = groups[1]["params"] + extra
+        return groups
+
+    def forward_state(self, x: Tensor, edge_index: Tensor) -> EntropyPass:
+        return EntropyPass(self._graph_cache(edge_index, x))
+
+    def layer_step(self, index: int, layer: Module, x: Tensor, x0: Tensor, adj: Tensor,
+                   weight: Tensor | None, state: EntropyPass) -> Tensor:
+        # EntropicConv calls conv(x, *args): here GCN2Conv(x, x0, adj, weight); the entropy
+        # takes its graph from the pass, never from those arguments
+        return state.call(layer, x, x0, adj, weight)

@@ -348,6 +348,16 @@ def _nazari2023(model: str, paper_options: Mapping[str, Mapping[str, Any]] | Non
     )
 
 
+# what the entropic models search besides their base's space: lambda, T, where the gradient
+# is taken (detached or not) and the adaptive schedule
+_ENTROPY_SPACE = (
+    Param("entropy_weight", 1e-2, 10.0, log=True),
+    Param("temperature", 1e-2, 100.0, log=True),
+    Param("detach", choices=(True, False)),
+    Param("schedule", choices=("constant", "adaptive")),
+    Param("schedule_gain", 0.0, 5.0),
+)
+
 # the paper's choice, tuned on each dataset (Section 5): lambda = 1, T = 10 on Cora and on
 # the grid (Figure 2), lambda = 10, T = 1 on CiteSeer
 _ENTROPIC_PAPER = {"cora": {"entropy_weight": 1.0, "temperature": 10.0},
@@ -430,13 +440,7 @@ for _spec in (
         "GCN with entropy-aware message passing in every hidden layer",
         label="entropic GCN", color="#1f77b4", reproduce=True, in_paper=True,
         entropic_of="gcn",
-        search_space=_space(
-            Param("entropy_weight", 1e-2, 10.0, log=True),
-            Param("temperature", 1e-2, 100.0, log=True),
-            Param("detach", choices=(True, False)),
-            Param("schedule", choices=("constant", "adaptive")),
-            Param("schedule_gain", 0.0, 5.0),
-        ),
+        search_space=_space(*_ENTROPY_SPACE),
         paper_options=_ENTROPIC_PAPER,
         grid_options={"entropy_weight": 1.0, "temperature": 10.0},
         presets=(_nazari2023("entropic_gcn", _ENTROPIC_PAPER),),
@@ -470,6 +474,21 @@ for _spec in (
         flags={"--alpha": ("alpha", "initial-residual strength"),
                "--theta": ("theta", "identity-mapping strength")},
         presets=(_GCNII_CHEN2020,),
+    ),
+    ModelSpec(
+        "entropic_gcnii", "eamp.models.gcnii:EntropicGCNII",
+        TrainDefaults(0.01, 5e-4, 0.6, 500, 100),
+        "GCNII with an entropy-ascent step after every layer",
+        label="entropic GCNII", color="#e377c2", entropic_of="gcnii",
+        search_space=_space(Param("alpha", 0.05, 0.5), Param("theta", 0.1, 1.5),
+                            *_ENTROPY_SPACE, Param("gradient_at", choices=("input", "output"))),
+    ),
+    ModelSpec(
+        "entropic_g2", "eamp.models.g2:EntropicG2", TrainDefaults(0.005, 5e-3, 0.5, 500, 100),
+        "G2 with an entropy-ascent step after every gated step",
+        label="entropic G2", color="#bcbd22", entropic_of="g2",
+        search_space=_space(Param("p", 1.0, 5.0), Param("input_dropout", 0.0, 0.8),
+                            *_ENTROPY_SPACE),
     ),
     ModelSpec(
         "resgnn", "eamp.models.resgnn:ResidualGNN", TrainDefaults(3e-5, 0.0, 0.2, 1000, 1000),
