@@ -322,6 +322,20 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    from eamp.experiments.study import STUDY_SUITES
+
+    if args.suite in STUDY_SUITES:
+        from eamp.device import check_precision, usable_device
+        from eamp.experiments.study import run_study
+
+        device = usable_device(args.device or "auto")
+        precision = check_precision(args.precision or "32", device)
+        out = output_folder(args.out)
+        report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
+                           device=device, precision=precision, force=args.force,
+                           cases=tuple(args.cases or ()), count=args.seeds)
+        print(f"study: {report}")
+        return 0
     from eamp.experiments.benchmark import BenchmarkConfig, benchmark
 
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
@@ -420,11 +434,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     from eamp.experiments.benchmark import suite_names
+    from eamp.experiments.study import STUDY_SUITES
 
     p = add("benchmark", "baselines in their own papers' protocols beside the published "
-            "numbers", device, precision)
-    p.add_argument("--suite", required=True, choices=suite_names(),
-                   help="fidelity: the published cases; fidelity-quick: a few-minute subset")
+            "numbers, and the entropy study", device, precision)
+    p.add_argument("--suite", required=True, choices=[*suite_names(), *STUDY_SUITES],
+                   help="fidelity: the published cases; fidelity-quick: a few-minute subset; "
+                   "entropy: each backbone against its entropic version, tuned alike "
+                   "(entropy-core: the cells a small machine can run; entropy-quick: tests)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder of runs/, benchmark.csv and benchmark.md (resumed)")
     p.add_argument("--seeds", type=_positive_int, metavar="N",

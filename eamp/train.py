@@ -37,13 +37,11 @@ from eamp.device import (
     autocast,
     check_precision,
     device_name,
-    float64_device,
     grad_scaler,
     native_bf16,
     resolve_device,
     usable_device,
 )
-from eamp.entropy import prepare_graph, total_dirichlet_energy
 from eamp.io import write_json_atomic
 from eamp.models import build_model, get_model_spec
 from eamp.models.base import DeepGNN
@@ -214,6 +212,8 @@ class SplitResult:
     val_curve: list[float]
     val_loss_curve: list[float]
     layer_energy: list[float]
+    layer_mad: list[float]
+    layer_effective_rank: list[float]
     epoch_times: list[float]
     num_parameters: int
 
@@ -224,8 +224,10 @@ class RunResult:
     ``best_val_acc`` and ``test_acc`` are the validation and test accuracy there (with the
     default selection, ``best_val_acc`` is the best validation accuracy over epochs, what
     the paper reported); ``val_score`` and ``test_score`` are the same in the dataset's
-    ``metric`` (accuracy, or ROC AUC); ``val_loss`` the validation loss there. Over several
-    splits all are means, and ``splits`` has each one."""
+    ``metric`` (accuracy, or ROC AUC); ``val_loss`` the validation loss there.
+    ``layer_energy``, ``layer_mad`` and ``layer_effective_rank`` measure the kept model's
+    hidden states, input first (:mod:`eamp.metrics`). Over several splits all are means, and
+    ``splits`` has each one."""
 
     model: str
     dataset: str
@@ -240,6 +242,8 @@ class RunResult:
     versions: dict[str, str]
     num_parameters: int
     environment: dict[str, Any] = field(default_factory=dict)
+    layer_mad: list[float] = field(default_factory=list)
+    layer_effective_rank: list[float] = field(default_factory=list)
     metric: str = "accuracy"
     val_score: float = float("nan")
     test_score: float = float("nan")
@@ -410,6 +414,8 @@ def train(
         versions=versions(),
         num_parameters=splits[0].num_parameters,
         environment=environment(device, config.precision, features.layout != torch.strided),
+        layer_mad=np.mean([s.layer_mad for s in splits], axis=0).tolist(),
+        layer_effective_rank=np.mean([s.layer_effective_rank for s in splits], axis=0).tolist(),
         metric=dataset_metric(config.dataset),
         val_score=float(np.mean([s.val_score for s in splits])),
         test_score=float(np.mean([s.test_score for s in splits])),
@@ -547,6 +553,10 @@ def _train_split(
 
     if best_state is not None:
         model.load_state_dict(best_state)
+    from eamp.metrics import layer_metrics
+
+    measures = layer_metrics(model, data.x, data.edge_index,
+                             metrics=("energy", "mad", "effective_rank"))
     return SplitResult(
         split_index=index,
         best_val_acc=best["val_acc"],
@@ -559,21 +569,9 @@ def _train_split(
         epochs_run=epoch + 1,
         val_curve=val_curve,
         val_loss_curve=val_losses,
-        layer_energy=layer_energies(model, data),
+        layer_energy=[m["energy"] for m in measures],
+        layer_mad=[m["mad"] for m in measures],
+        layer_effective_rank=[m["effective_rank"] for m in measures],
         epoch_times=epoch_times,
         num_parameters=sum(p.numel() for p in model.parameters()),
     )
-
-
-@torch.no_grad()
-def layer_energies(model: DeepGNN, data: Data, *, normalize: bool = True) -> list[float]:
-    """Total Dirichlet energy of each hidden state of ``model`` (eval mode, float32, on
-    ``data``'s device), input first; summed in float64 (on the CPU for MPS, which has no
-    float64)."""
-    model.eval()
-    where = float64_device(data.x.device)
-    graph = prepare_graph(data.edge_index.to(where), data.num_nodes)
-    _, hidden = model(data.x, data.edge_index, return_hidden=True)
-    return [float(total_dirichlet_energy(h.to(where, torch.float64), graph,
-                                         normalize=normalize))
-            for h in hidden]

@@ -1,0 +1,354 @@
+"""``eamp benchmark --suite entropy``: does entropy ascent help a backbone that already trains
+at depth? Measured the honest way, per cell (dataset, depth, backbone):
+
+1. the backbone B and its entropic version (the registry's ``entropic_of``) each get the same
+   tuning budget, ``eamp tune`` on validation only (entropic-B also searches lambda, T, the
+   schedule, detach and, where it has one, where the step is taken);
+2. each best configuration then runs on 10 seeds (or the dataset's 10 fixed splits) and is
+   scored on test;
+3. the table gives both means ± std, the paired difference (same seed or split) with its 95%
+   t-interval, and the layer-wise energy, MAD and effective rank of both;
+4. the paper's two open proposals (an adaptive lambda, a gradient through the entropy step)
+   get rows of their own: entropic-B's tuned configuration with that one change, paired with
+   it.
+
+Everything is resumable: the studies live in ``DIR/tune/...`` (a rerun adds only the
+missing trials) and the runs in the run store of ``eamp reproduce`` (``DIR/runs/...``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from eamp.catalog import dataset_metric
+from eamp.io import write_csv, write_text_atomic
+
+__all__ = ["StudyCell", "StudySuite", "STUDY_SUITES", "run_study", "paired_interval"]
+
+
+@dataclass(frozen=True)
+class StudyCell:
+    dataset: str
+    depth: int
+    backbone: str  # a registry name with an entropic version
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset} L{self.depth} {self.backbone}"
+
+
+@dataclass(frozen=True)
+class StudySuite:
+    """A grid of cells and what each gets.
+
+    Args:
+        cells (tuple of StudyCell): what is compared.
+        trials (int): tuning trials of each model of a cell.
+        count (int): seeds (or fixed splits) of each best configuration.
+        hidden (int): width of every model.
+        proposals (tuple of (dataset, depth)): cells of entropic GCN that get the adaptive
+            lambda and the non-detached gradient rows.
+        epochs (int, optional): a cap on every run's epochs (quick suites).
+    """
+
+    cells: tuple[StudyCell, ...]
+    trials: int = 30
+    count: int = 10
+    hidden: int = 64
+    proposals: tuple[tuple[str, int], ...] = ()
+    epochs: int | None = None
+
+
+def _grid(datasets: dict[str, tuple[int, ...]], backbones: tuple[str, ...]
+          ) -> tuple[StudyCell, ...]:
+    return tuple(StudyCell(d, depth, b) for d, depths in datasets.items() for depth in depths
+                 for b in backbones)
+
+
+_ALL = {"cora": (4, 16, 64), "citeseer": (4, 16, 64), "texas": (4, 16), "wisconsin": (4, 16),
+        "cornell": (4, 16), "chameleon_filtered": (4, 16, 64),
+        "squirrel_filtered": (4, 16, 64), "minesweeper": (4, 16, 64),
+        "tolokers": (4, 16, 64)}
+_CORE = {"cora": (16, 64), "citeseer": (32,), "texas": (16,), "minesweeper": (16,)}
+
+STUDY_SUITES: dict[str, StudySuite] = {
+    # the whole study of issue 15: thousands of runs, for a GPU or a cluster
+    "entropy": StudySuite(_grid(_ALL, ("gcn", "gcnii", "g2")), trials=30,
+                          proposals=(("cora", 16), ("cora", 64), ("citeseer", 16),
+                                     ("citeseer", 64))),
+    # the core cells a 2-core machine can run in pieces
+    "entropy-core": StudySuite(_grid(_CORE, ("gcn", "gcnii")), trials=20,
+                               proposals=(("cora", 64),)),
+    # seconds, for the tests
+    "entropy-quick": StudySuite((StudyCell("cora", 3, "gcn"),), trials=2, count=2, hidden=16,
+                                proposals=(("cora", 3),), epochs=15),
+}
+
+
+def entropic_version(backbone: str) -> str:
+    from eamp.models.registry import MODELS
+
+    for spec in MODELS.values():
+        if spec.entropic_of == backbone:
+            return spec.name
+    raise ValueError(f"backbone: {backbone} has no entropic version in the registry")
+
+
+def paired_interval(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Mean of the paired differences ``b - a`` and its 95% t-interval (NaN bounds for
+    fewer than two pairs)."""
+    from scipy import stats
+
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    if n < 2:
+        return mean, math.nan, math.nan
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def _base_config(cell: StudyCell, model: str, suite: StudySuite, data_dir: str | None,
+                 device: str, precision: str) -> Any:
+    from eamp.train import TrainConfig
+
+    config = TrainConfig(model, cell.dataset, cell.depth, hidden=suite.hidden,
+                         data_dir=data_dir, device=device, precision=precision).resolved()
+    if suite.epochs is not None:
+        config = replace(config, epochs=min(config.epochs, suite.epochs),
+                         patience=min(config.patience, suite.epochs))
+    return config
+
+
+def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: int,
+           data_dir: str | None, device: str, precision: str) -> dict[str, Any]:
+    """The tuned configuration of ``model`` in ``cell``: trials are added until the study
+    holds ``suite.trials`` finished ones."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from eamp.tune import TuneConfig, make_storage, tune
+
+    folder = out / "tune" / f"{cell.dataset}-L{cell.depth}" / model
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(folder / 'study.db').resolve()}"
+    name = f"{model}-{cell.dataset}-L{cell.depth}"
+    finished = 0
+    if (folder / "study.db").exists():
+        try:
+            study = optuna.load_study(study_name=name, storage=make_storage(url))
+            finished = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        except KeyError:
+            finished = 0
+    if finished < suite.trials:
+        base = _base_config(cell, model, suite, data_dir, device, precision)
+        tune(TuneConfig(base=base, trials=suite.trials - finished, storage=url, study=name,
+                        workers=workers), folder)
+    return json.loads((folder / "best.json").read_text())["config"]
+
+
+def _runs(config: dict[str, Any], count: int, label: str) -> list[Any]:
+    """``count`` seeds (or fixed splits) of a tuned config as run-store specs."""
+    from eamp.catalog import DATASETS
+    from eamp.experiments.depth import RunSpec
+    from eamp.train import TrainConfig
+
+    config = TrainConfig(**config)
+    info = DATASETS.get(config.dataset)
+    splits = info is not None and not info.planetoid  # the dataset's own fixed splits
+    if splits:
+        return [RunSpec(label, replace(config, seed=0, split_index=i)) for i in range(count)]
+    return [RunSpec(label, replace(config, seed=s, split_index=0)) for s in range(count)]
+
+
+COLUMNS = ("dataset", "depth", "backbone", "variant", "metric", "n", "base_mean", "base_std",
+           "entropic_mean", "entropic_std", "difference", "ci_low", "ci_high", "verdict",
+           "base_energy", "entropic_energy", "base_mad", "entropic_mad", "base_erank",
+           "entropic_erank")
+
+
+def _scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]:
+    from eamp.train import read_result
+
+    results = [read_result(out / spec.relpath) for spec in specs]
+    last = {key: sum(r[key][-1] for r in results if r.get(key)) / len(results)
+            for key in ("layer_energy", "layer_mad", "layer_effective_rank")}
+    return [100 * r["test_score"] for r in results], last
+
+
+def _verdict(low: float, high: float) -> str:
+    if math.isnan(low):
+        return "too few runs"
+    if low > 0:
+        return "helps"
+    if high < 0:
+        return "hurts"
+    return "no difference"
+
+
+def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = None,
+              device: str = "auto", precision: str = "32", force: bool = False,
+              cases: tuple[str, ...] = (), count: int | None = None) -> Path:
+    """Tunes, runs and reports the study suite ``name`` into ``out``; ``cases`` limits it to
+    the cells whose name (``"cora L16 gcn"``) contains one of them (the report keeps every
+    cell, not run ones marked)."""
+    from statistics import mean, stdev
+
+    from eamp.experiments.reproduce import is_done, run_all
+
+    suite = STUDY_SUITES[name]
+    unmatched = [c for c in cases if not any(c.lower() in cell.name.lower()
+                                             for cell in suite.cells)]
+    if unmatched:
+        raise ValueError(f"cases: {unmatched[0]!r} matches no cell of {name}; its cells are "
+                         f"named like {suite.cells[0].name!r}")
+    n = count or suite.count
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for cell in suite.cells:
+        selected = not cases or any(c.lower() in cell.name.lower() for c in cases)
+        entropic = entropic_version(cell.backbone)
+        label = f"study-{name}"
+        variants: list[tuple[str, list[Any], list[Any]]] = []
+        if selected:
+            tuned = {m: _tuned(cell, m, suite, out, workers, data_dir, device, precision)
+                     for m in (cell.backbone, entropic)}
+            base_runs = _runs(tuned[cell.backbone], n, label)
+            entropic_runs = _runs(tuned[entropic], n, label)
+            variants.append(("tuned", base_runs, entropic_runs))
+            if cell.backbone == "gcn" and (cell.dataset, cell.depth) in suite.proposals:
+                options = tuned[entropic]["model_options"]
+                for variant, slug, change in (
+                        ("adaptive lambda", "adaptive", {"schedule": "adaptive"}),
+                        ("gradient through the step", "through", {"detach": False})):
+                    if all(options.get(k) == v for k, v in change.items()):
+                        continue  # the tuned configuration already has it
+                    changed = {**tuned[entropic], "model_options": {**options, **change}}
+                    variants.append((variant, entropic_runs,
+                                     _runs(changed, n, f"{label}-{slug}")))
+            run_all([s for _, a, b in variants for s in a + b], out, workers=workers,
+                    force=force)
+        for variant, base_runs, entropic_runs in variants:
+            pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
+                     if is_done(a, out / a.relpath, quiet=True)
+                     and is_done(b, out / b.relpath, quiet=True)]
+            if not pairs:
+                continue
+            a_scores, a_last = _scores(out, [a for a, _ in pairs])
+            b_scores, b_last = _scores(out, [b for _, b in pairs])
+            diff, low, high = paired_interval(a_scores, b_scores)
+            rows.append({
+                "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
+                "variant": variant if variant == "tuned" else f"{variant} (vs tuned entropic)",
+                "metric": dataset_metric(cell.dataset), "n": len(pairs),
+                "base_mean": mean(a_scores), "base_std": stdev(a_scores) if len(pairs) > 1
+                else math.nan, "entropic_mean": mean(b_scores),
+                "entropic_std": stdev(b_scores) if len(pairs) > 1 else math.nan,
+                "difference": diff, "ci_low": low, "ci_high": high,
+                "verdict": _verdict(low, high),
+                "base_energy": a_last["layer_energy"], "entropic_energy": b_last["layer_energy"],
+                "base_mad": a_last["layer_mad"], "entropic_mad": b_last["layer_mad"],
+                "base_erank": a_last["layer_effective_rank"],
+                "entropic_erank": b_last["layer_effective_rank"],
+            })
+        if not any(r["dataset"] == cell.dataset and r["depth"] == cell.depth
+                   and r["backbone"] == cell.backbone for r in rows):
+            rows.append({"dataset": cell.dataset, "depth": cell.depth,
+                         "backbone": cell.backbone, "variant": "tuned",
+                         "metric": dataset_metric(cell.dataset), "n": 0,
+                         "verdict": "not run"})
+    write_csv(out / "study.csv", rows, COLUMNS)
+    _plot(rows, out)
+    report = out / "report.md"
+    write_text_atomic(report, _report(name, suite, rows, time.perf_counter() - started))
+    return report
+
+
+def _plot(rows: list[dict[str, Any]], out: Path) -> None:
+    """Accuracy (or ROC AUC) against depth per dataset: base and entropic, mean ± std."""
+    from eamp.experiments.report import color, label, pyplot
+
+    plt = pyplot()
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        tuned = [r for r in rows if r["dataset"] == dataset and r["variant"] == "tuned"
+                 and r["n"]]
+        if not tuned:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for backbone in dict.fromkeys(r["backbone"] for r in tuned):
+            cells = sorted((r for r in tuned if r["backbone"] == backbone),
+                           key=lambda r: r["depth"])
+            depths = [r["depth"] for r in cells]
+            for side, model in (("base", backbone), ("entropic", entropic_version(backbone))):
+                means = [r[f"{side}_mean"] for r in cells]
+                stds = [0.0 if math.isnan(r[f"{side}_std"]) else r[f"{side}_std"]
+                        for r in cells]
+                ax.plot(depths, means, marker="o", label=label(model), color=color(model),
+                        ls="-" if side == "base" else "--")
+                ax.fill_between(depths, [m - s for m, s in zip(means, stds, strict=True)],
+                                [m + s for m, s in zip(means, stds, strict=True)],
+                                color=color(model), alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("depth (message-passing layers)")
+        ax.set_ylabel(f"test {dataset_metric(dataset)} (%)")
+        ax.set_title(f"{dataset}: base vs entropic, mean ± std")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / f"depth_{dataset}.png", dpi=120)
+        plt.close(fig)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: float) -> str:
+    ran = [r for r in rows if r["n"]]
+    lines = [f"# Entropy ascent on deep backbones: suite `{name}`", "",
+             f"Each model of a cell tuned with {suite.trials} trials on validation (width "
+             f"{suite.hidden}), then its best configuration on {suite.count} seeds or fixed "
+             f"splits, scored on test (accuracy %, ROC AUC x 100 on minesweeper and "
+             f"tolokers). Difference: entropic minus base, paired by seed or split, with its "
+             f"95% t-interval. Energy, MAD and effective rank: of the last hidden state, mean "
+             f"over the runs. This invocation took {wall / 60:.1f} min.", ""]
+    if suite.epochs is not None:
+        lines += [f"**Quick suite: every run capped at {suite.epochs} epochs; not a "
+                  "result.**", ""]
+    lines += ["| cell | variant | n | base | entropic | difference [95% CI] | verdict | "
+              "energy base / ent. | MAD base / ent. | eff. rank base / ent. |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cell = f"{r['dataset']} L{r['depth']} {r['backbone']}"
+        if not r["n"]:
+            lines.append(f"| {cell} | {r['variant']} | 0 | | | | not run | | | |")
+            continue
+        lines.append(
+            f"| {cell} | {r['variant']} | {r['n']} | {_fmt(r['base_mean'])} ± "
+            f"{_fmt(r['base_std'])} | {_fmt(r['entropic_mean'])} ± {_fmt(r['entropic_std'])} "
+            f"| {r['difference']:+.2f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+            f"{r['verdict']} | {r['base_energy']:.2e} / {r['entropic_energy']:.2e} | "
+            f"{r['base_mad']:.3f} / {r['entropic_mad']:.3f} | {r['base_erank']:.1f} / "
+            f"{r['entropic_erank']:.1f} |")
+    lines += ["", "## In plain words", ""]
+    for verdict, words in (("helps", "Entropy ascent helps (interval above zero)"),
+                           ("hurts", "It hurts (interval below zero)"),
+                           ("no difference", "It makes no measurable difference")):
+        cells = [f"{r['dataset']} L{r['depth']} {r['backbone']} ({r['variant']}, "
+                 f"{r['difference']:+.2f})" for r in ran if r["verdict"] == verdict]
+        lines.append(f"- {words}: {'; '.join(cells) if cells else 'nowhere'}.")
+    not_run = [f"{r['dataset']} L{r['depth']} {r['backbone']}" for r in rows if not r["n"]]
+    if not_run:
+        lines.append(f"- Not run in this output folder: {'; '.join(not_run)}.")
+    lines += ["", "Figures: `depth_<dataset>.png` (test score against depth, base solid, "
+              "entropic dashed, ± std bands). Data: `study.csv`; runs under `runs/`, studies "
+              "under `tune/`.", ""]
+    return "\n".join(lines)

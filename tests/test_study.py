@@ -1,0 +1,48 @@
+"""The entropy study (issue 15): paired intervals, the quick suite end to end, resumption."""
+
+import csv
+import math
+
+import pytest
+from scipy import stats
+
+from eamp.cli import main
+from eamp.experiments.study import STUDY_SUITES, entropic_version, paired_interval
+
+
+def test_paired_interval_is_scipys_paired_t_interval():
+    a = [80.1, 79.5, 81.2, 78.8, 80.0]
+    b = [81.0, 80.9, 81.1, 80.2, 80.4]
+    mean, low, high = paired_interval(a, b)
+    result = stats.ttest_rel(b, a)
+    ci = result.confidence_interval(0.95)
+    assert mean == pytest.approx(sum(y - x for x, y in zip(a, b, strict=True)) / 5)
+    assert (low, high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert math.isnan(paired_interval([1.0], [2.0])[1])
+
+
+def test_every_study_backbone_has_an_entropic_version():
+    for suite in STUDY_SUITES.values():
+        for cell in suite.cells:
+            assert entropic_version(cell.backbone).startswith("entropic_")
+    with pytest.raises(ValueError, match="no entropic version"):
+        entropic_version("pairnorm_gcn")
+
+
+def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsys):
+    argv = ["benchmark", "--suite", "entropy-quick", "--out", str(tmp_path), "--data-dir",
+            str(data_root)]
+    assert main(argv) == 0
+    with open(tmp_path / "study.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["variant"] == "tuned" and rows[0]["n"] == "2"
+    assert rows[0]["verdict"] in ("helps", "hurts", "no difference")
+    report = (tmp_path / "report.md").read_text()
+    assert "not a result" in report and "In plain words" in report
+    assert (tmp_path / "depth_cora.png").exists()
+    results = sorted(tmp_path.rglob("result.json"))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    capsys.readouterr()
+    assert main(argv) == 0  # studies hold their trials, runs are stored: nothing redone
+    assert [p.stat().st_mtime_ns for p in sorted(tmp_path.rglob("result.json"))] == stamps
+    assert main([*argv, "--cases", "nope"]) == 2
