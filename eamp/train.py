@@ -90,6 +90,10 @@ class TrainConfig:
             loss. Ties keep the earlier epoch. (default: ``"val_metric"``)
         preset (str, optional): the preset these settings came from (a record; see
             :meth:`from_preset`).
+        checkpoint (bool): activation checkpointing of every layer
+            (:meth:`~eamp.models.DeepGNN.set_checkpointing`): less memory, the same
+            gradients, more time. Not for the ODE models (use their ``adjoint``).
+            (default: ``False``)
     """
 
     model: str
@@ -111,6 +115,7 @@ class TrainConfig:
     precision: str = "32"
     select: str = "val_metric"
     preset: str | None = None
+    checkpoint: bool = False
 
     @classmethod
     def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
@@ -166,6 +171,11 @@ class TrainConfig:
         if self.select not in SELECT:
             raise ValueError(f"select: expected one of {', '.join(SELECT)}, got "
                              f"{self.select!r}")
+        if not isinstance(self.checkpoint, bool):
+            raise ValueError(f"checkpoint: expected true or false, got {self.checkpoint!r}")
+        if self.checkpoint and not spec.model_class.supports_checkpointing:
+            raise ValueError(f"checkpoint: {spec.name} has no layers to checkpoint (an ODE); "
+                             "use its adjoint option for memory")
         if self.preset is not None:
             owner, found = get_preset(self.preset)
             if owner.name != spec.name:
@@ -287,8 +297,9 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-# where a run computes, not what: a stored result from another data folder or device counts
-_WHERE = ("data_dir", "device")
+# where and how a run computes, not what: a stored result from another data folder or
+# device, or with(out) activation checkpointing (same gradients), counts
+_WHERE = ("data_dir", "device", "checkpoint")
 
 
 def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str, tuple]:
@@ -296,8 +307,10 @@ def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str,
     ``config`` resolved; ``data_dir`` and ``device`` (where the data lives and the run
     computes, not what it computes) are not compared."""
     planned = config.resolved().as_dict()
+    defaults = {name: f.default for name, f in TrainConfig.__dataclass_fields__.items()}
+    # a setting added after the result was stored counts at its default
     return {key: (stored.get(key), value) for key, value in planned.items()
-            if key not in _WHERE and stored.get(key) != value}
+            if key not in _WHERE and stored.get(key, defaults.get(key)) != value}
 
 
 def environment(device: torch.device, precision: str, sparse_input: bool) -> dict[str, Any]:
@@ -488,7 +501,7 @@ def _train_split(
     seed_everything(config.seed + index)
     device = data.x.device
     train_mask, val_mask, test_mask = split_masks(data, index)
-    model = _build(config, data).to(device)
+    model = _build(config, data).to(device).set_checkpointing(config.checkpoint)
     optimizer = _optimizer(model, config.lr, config.weight_decay)
     scaler = grad_scaler(device, config.precision)
     y, edge_index = data.y, data.edge_index

@@ -4,7 +4,7 @@ models, under two named protocols."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,14 @@ def plan_runs(
 def _config(protocol: str, dataset: str, model: str, depth: int, seed: int, hidden: int,
             epochs: int | None, data_dir: str | None, tuned: dict[str, Any] | None
             ) -> TrainConfig:
-    options = dict(get_model_spec(model).paper_options.get(dataset, {}))
+    spec = get_model_spec(model)
+    options = dict(spec.paper_options.get(dataset, {}))
     config = TrainConfig(model=model, dataset=dataset, depth=depth, hidden=hidden, seed=seed,
                          data_dir=data_dir, model_options=options)
+    if protocol == "standard" and spec.entropic_of:
+        # an entropic model trains with its base's defaults: the pair differs only in the
+        # entropy step (its own defaults were tuned, its base's were not)
+        config = replace(config, **asdict(get_model_spec(spec.entropic_of).defaults))
     if protocol == "paper":
         config = replace(config, **PAPER_PROTOCOL)
     elif protocol == "tuned" and tuned:

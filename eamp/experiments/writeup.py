@@ -253,7 +253,8 @@ def write_report(out: Path, run: Reproduction) -> Path:
         "accuracy over epochs** (the authors never evaluated on test). One seed.",
         f"- `standard`: **test accuracy at the best-validation epoch**, mean ± standard "
         f"deviation over {plan.seeds} seed(s), each model with its documented default "
-        "settings (`eamp.models.MODELS`), early stopping on validation accuracy.",
+        "settings (`eamp.models.MODELS`; an entropic model with its base's, so that the "
+        "pair differs only in the entropy step), early stopping on validation accuracy.",
     ]
     if "tuned" in plan.protocols:
         text.append("- `tuned`: as `standard`, with the settings of `eamp tune`'s best.json.")

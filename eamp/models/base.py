@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import Module
+from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_torch_csr_tensor
 
@@ -62,8 +65,12 @@ class DeepGNN(Module):
     hands back ``depth + 1`` hidden states: the input features, then the output of each
     message-passing layer.
 
-    Subclasses implement :meth:`run`, which returns the logits and those states.
+    Subclasses implement :meth:`run`, which returns the logits and those states, calling
+    each layer through :meth:`layer` (which checkpoints it when asked).
     """
+
+    # whether run() calls its layers through layer(), so that checkpointing applies
+    supports_checkpointing = True
 
     def __init__(
         self, in_channels: int, out_channels: int, depth: int, hidden_channels: int, dropout: float
@@ -82,6 +89,22 @@ class DeepGNN(Module):
         self.hidden_channels = int(hidden_channels)
         self.dropout = float(dropout)
         self._adjacency_cache = GraphCache(build=Adjacency.build)
+        self.checkpointing = False
+
+    def set_checkpointing(self, enabled: bool = True) -> DeepGNN:
+        """Activation checkpointing (:func:`torch.utils.checkpoint.checkpoint`, as PyG's
+        ``DeepGCNLayer(ckpt_grad=True)``): in training, each layer keeps only its input for
+        the backward pass and recomputes the rest, with the random state restored so that
+        dropout draws the same masks (same gradients, less memory, about one more forward
+        pass of time). Returns the model."""
+        self.checkpointing = bool(enabled)
+        return self
+
+    def layer(self, step: Callable[..., Tensor], *args: Any) -> Tensor:
+        """``step(*args)``: one layer of :meth:`run`, checkpointed when that is on."""
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(step, *args, use_reentrant=False, preserve_rng_state=True)
+        return step(*args)
 
     def adjacency(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor | None]:
         """GCN's normalized adjacency of ``edge_index`` as a layer takes it for ``x`` (see

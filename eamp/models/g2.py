@@ -143,7 +143,7 @@ class G2(DeepGNN):
         hidden = [x]
         x = F.relu(input_step(self.encoder, x, self.input_dropout, self.training))
         for index in range(self.depth):
-            x = self.layer_step(index, x, edge_index, adjacency, state)
+            x = self.layer(self.layer_step, index, x, edge_index, adjacency, state)
             hidden.append(x)
         x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden

@@ -73,7 +73,7 @@ class GCN(DeepGNN):
         state = self.forward_state(x, edge_index)
         hidden = [x]
         for index, layer in enumerate(self.convs):
-            x = self.layer_step(index, layer, x, adj, weight, state)
+            x = self.layer(self.layer_step, index, layer, x, adj, weight, state)
             hidden.append(x)
         return x, hidden
 

@@ -101,7 +101,7 @@ class GCNII(DeepGNN):
         hidden = [x]
         x = x0 = F.relu(input_step(self.encoder, x, self.dropout, self.training))
         for index, layer in enumerate(self.convs):
-            x = self.layer_step(index, layer, x, x0, adj, weight, state)
+            x = self.layer(self.layer_step, index, layer, x, x0, adj, weight, state)
             hidden.append(x)
         x = dropout(x, self.dropout, self.training)
         return self.decoder(x), hidden

@@ -119,6 +119,9 @@ class GRAND(DeepGNN):
         key_channels (int, optional): attention width :math:`d_k`. (default: width)
     """
 
+    # an ODE has no layers to checkpoint: use adjoint=True for memory
+    supports_checkpointing = False
+
     def __init__(
         self,
         in_channels: int,

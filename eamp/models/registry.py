@@ -436,7 +436,14 @@ for _spec in (
         presets=(_nazari2023("gcn"),),
     ),
     ModelSpec(
-        "entropic_gcn", "eamp.models.gcn:EntropicGCN", TrainDefaults(0.01, 5e-4, 0.5, 300, 50),
+        "entropic_gcn", "eamp.models.gcn:EntropicGCN",
+        # chosen on validation: eamp tune, Cora public split, depth 16, width 256, 16 trials
+        # (200 epochs, patience 50); the two best trials had lr 3e-4 and 6e-4, no weight
+        # decay, dropout 0.05 and 0.08, adaptive lambda (val 0.772 and 0.750, test 0.735 and
+        # 0.701), against val 0.36 at GCN's defaults (lr 0.01, weight decay 5e-4, dropout
+        # 0.5). The standard protocol of eamp reproduce trains it with GCN's defaults instead,
+        # so that the pair differs only in the entropy step.
+        TrainDefaults(5e-4, 0.0, 0.05, 300, 100),
         "GCN with entropy-aware message passing in every hidden layer",
         label="entropic GCN", color="#1f77b4", reproduce=True, in_paper=True,
         entropic_of="gcn",

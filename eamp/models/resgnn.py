@@ -115,12 +115,16 @@ class ResidualGNN(DeepGNN):
             return torch.cat([x, self.propagate(x, edge_index)], dim=-1)
         return self.attentions[k](x, edge_index)
 
+    def block(self, k: int, x: Tensor, edge_index: Tensor) -> Tensor:
+        """Residual block ``k``."""
+        return x + self.feed_forwards[k](self.aggregate(k, self.norms[k](x), edge_index))
+
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
         hidden = [x]
         x = input_step(self.encoder, x, 0.0, self.training)  # (x may be sparse)
         x = F.gelu(dropout(x, self.dropout, self.training))
         for k in range(self.depth):
-            x = x + self.feed_forwards[k](self.aggregate(k, self.norms[k](x), edge_index))
+            x = self.layer(self.block, k, x, edge_index)
             hidden.append(x)
         return self.decoder(self.out_norm(x)), hidden
 
