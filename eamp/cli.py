@@ -210,7 +210,10 @@ _CREATED: list[Path] = []
 
 def output_folder(text: str) -> Path:
     """``--out``, checked before any work: a folder (created if missing) that a file can be
-    written into."""
+    written into. Every command that trains calls it once its arguments are checked, so
+    it also says (one line) when the machine is already loaded."""
+    from eamp.runtime import warn_if_busy
+
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out: {path} exists and is not a folder")
@@ -222,6 +225,7 @@ def output_folder(text: str) -> Path:
             pass
     except OSError as error:
         raise UsageError(f"--out: cannot write into {path} ({error.strerror or error})") from None
+    warn_if_busy()
     return path
 
 
@@ -320,10 +324,33 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     config = ReproduceConfig(quick=args.quick, seeds=args.seeds, workers=args.workers,
                              protocol=args.protocol, force=args.force,
                              data_dir=args.data_dir, tuned=args.tuned,
-                             device=args.device or "auto", precision=args.precision or "32")
+                             device=args.device or "auto", precision=args.precision or "32",
+                             executor=executor_from_args(args))
     report = reproduce(config, output_folder(args.out))
     print(f"report: {report}")
     return 0
+
+
+def executor_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~eamp.experiments.executor.ExecutorConfig` of ``--executor`` and the
+    ``--slurm-*`` flags."""
+    from eamp.experiments.executor import ExecutorConfig
+
+    slurm = {name: getattr(args, f"slurm_{name}") for name in
+             ("partition", "gpus_per_task", "cpus_per_task", "mem", "account", "qos")
+             if getattr(args, f"slurm_{name}", None) is not None}
+    for key, raw in args.slurm_option:
+        slurm[key] = int(raw) if raw.strip().isdigit() else raw
+    for name in ("gpus_per_task", "cpus_per_task"):
+        if name in slurm:
+            text = str(slurm[name])
+            if not text.isdigit():
+                raise UsageError(f"--slurm-{name.replace('_', '-')}: expected an integer, "
+                                 f"got {text!r}")
+            slurm[name] = int(text)
+    kind = args.executor or "pool"
+    return ExecutorConfig(kind=kind, slurm=slurm,
+                          **({"timeout_min": args.slurm_time} if args.slurm_time else {}))
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -338,7 +365,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         out = output_folder(args.out)
         report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
                            device=device, precision=precision, force=args.force,
-                           cases=tuple(args.cases or ()), count=args.seeds)
+                           cases=tuple(args.cases or ()), count=args.seeds,
+                           executor=executor_from_args(args))
         print(f"study: {report}")
         return 0
     from eamp.experiments.benchmark import BenchmarkConfig, benchmark
@@ -346,7 +374,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
                              device=args.device or "auto", precision=args.precision or "32",
                              data_dir=args.data_dir, force=args.force,
-                             cases=tuple(args.cases or ()))
+                             cases=tuple(args.cases or ()),
+                             executor=executor_from_args(args))
     command = "eamp " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
     report = benchmark(config, output_folder(args.out), command=command)
     print(f"benchmark: {report}")
@@ -380,6 +409,18 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--device", metavar="DEVICE", help=f"{DEVICES}; auto: CUDA when "
                         "present, else the CPU; workers go round robin over several GPUs "
                         "(default: auto)")
+    cluster = argparse.ArgumentParser(add_help=False)
+    cluster.add_argument("--executor", choices=["pool", "local", "slurm"],
+                         help="where runs execute: a local process pool (default), submitit's "
+                         "local executor (a subprocess per run) or SLURM (a job per run)")
+    for flag, text in (("partition", "SLURM partition"), ("gpus-per-task", "GPUs per job"),
+                       ("cpus-per-task", "CPUs per job"), ("mem", "memory per job, e.g. 16G"),
+                       ("account", "SLURM account"), ("qos", "SLURM quality of service")):
+        cluster.add_argument(f"--slurm-{flag}", metavar="VALUE", help=text)
+    cluster.add_argument("--slurm-time", type=_positive_int, metavar="MIN",
+                         help="time limit of a job in minutes (default 240)")
+    cluster.add_argument("--slurm-option", type=_option, action="append", default=[],
+                         metavar="KEY=VALUE", help="any other submitit slurm_KEY parameter")
     precision = argparse.ArgumentParser(add_help=False)
     precision.add_argument("--precision", choices=PRECISIONS,
                            help="32, or mixed precision with torch.autocast: bf16-mixed (CPU "
@@ -427,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_oversmoothing)
 
     p = add("reproduce", "the paper's Figure 2, Table 1 and Figure 3, and a report", device,
-            precision)
+            precision, cluster)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
     p.add_argument("--seeds", type=_positive_int, help="seeds of the standard protocol")
@@ -442,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     from eamp.experiments.study import STUDY_SUITES
 
     p = add("benchmark", "baselines in their own papers' protocols beside the published "
-            "numbers, and the entropy study", device, precision)
+            "numbers, and the entropy study", device, precision, cluster)
     p.add_argument("--suite", required=True, choices=[*suite_names(), *STUDY_SUITES],
                    help="fidelity: the published cases; fidelity-quick: a few-minute subset; "
                    "entropy: each backbone against its entropic version, tuned alike "
@@ -499,11 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CREATED.clear()
     try:
         args = build_parser().parse_args(argv)
-        from eamp.runtime import use_threads, warn_if_busy
+        from eamp.runtime import use_threads
 
         use_threads(args.threads)
-        if args.command in ("train", "tune", "reproduce", "oversmoothing"):
-            warn_if_busy()
         return int(args.func(args) or 0)
     except (UsageError, ValueError, DatasetUnavailable, FloatingPointError) as error:
         print(f"eamp: error: {error}", file=sys.stderr)

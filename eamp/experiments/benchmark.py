@@ -20,6 +20,7 @@ from typing import Any
 
 from eamp.catalog import dataset_metric
 from eamp.device import check_precision, usable_device
+from eamp.experiments.executor import ExecutorConfig
 from eamp.io import write_csv, write_text_atomic
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
@@ -185,6 +186,7 @@ class BenchmarkConfig:
         cases (tuple of str): run only the cases whose name contains one of these
             (case-insensitive); the others are reported from the runs already stored, or as
             not run. (default: all)
+        executor (ExecutorConfig): where the runs execute. (default: a local pool)
     """
 
     suite: str
@@ -195,6 +197,7 @@ class BenchmarkConfig:
     data_dir: str | None = None
     force: bool = False
     cases: tuple[str, ...] = ()
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -230,7 +233,8 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     plan = [(case, [RunSpec(case.preset, c) for c in case.configs(
         config.count, config.data_dir, config.device, config.precision)]) for case in cases]
     trained = run_all([spec for case, specs in plan if config.selected(case)
-                       for spec in specs], out, workers=config.workers, force=config.force)
+                       for spec in specs], out, workers=config.workers, force=config.force,
+                      executor=config.executor)
     rows = []
     for case, specs in plan:
         done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from eamp.device import check_precision, usable_device
 from eamp.experiments.depth import PAPER_DEPTHS
+from eamp.experiments.executor import ExecutorConfig
 
 __all__ = ["DATASETS", "ReproduceConfig", "Plan", "Reproduction"]
 
@@ -28,6 +29,8 @@ class ReproduceConfig:
             protocol with each (dataset, model)'s ``best.json``.
         device, precision (str): every run's, as in :class:`~eamp.train.TrainConfig`;
             workers go round robin over several GPUs. (default: ``"auto"``, ``"32"``)
+        executor (ExecutorConfig): where the runs execute (a local pool, submitit's local
+            or SLURM executor). (default: the pool)
     """
 
     quick: bool = False
@@ -39,6 +42,7 @@ class ReproduceConfig:
     tuned: str | None = None
     device: str = "auto"
     precision: str = "32"
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "device", usable_device(self.device))

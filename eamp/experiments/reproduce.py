@@ -18,6 +18,7 @@ from typing import Any
 
 from eamp.data import DatasetUnavailable, load_dataset
 from eamp.device import worker_device
+from eamp.errors import Incomplete
 from eamp.experiments.depth import (
     TABLE1_COLUMNS,
     RunSpec,
@@ -25,6 +26,7 @@ from eamp.experiments.depth import (
     plan_runs,
     table1_rows,
 )
+from eamp.experiments.executor import ExecutorConfig
 from eamp.experiments.oversmoothing import ENERGY_COLUMNS, OversmoothingConfig, oversmoothing_rows
 from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
@@ -61,7 +63,8 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned,
                      device=config.device, precision=config.precision)
-    trained = run_all(runs, out, workers=config.workers, force=config.force)
+    trained = run_all(runs, out, workers=config.workers, force=config.force,
+                      executor=config.executor)
     results = [(spec, read_result(out / spec.relpath)) for spec in runs]
 
     table = table1_rows(results)
@@ -151,10 +154,13 @@ def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
     return True
 
 
-def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int:
+def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
+            executor: ExecutorConfig | None = None) -> int:
     """Trains the runs whose ``out/relpath`` holds no result of the same settings, in
-    ``workers`` processes; returns how many were trained. The store ``eamp reproduce`` and
-    ``eamp benchmark`` share."""
+    ``workers`` processes (or jobs, see :class:`~eamp.experiments.executor.ExecutorConfig`);
+    returns how many were trained. The store ``eamp reproduce`` and ``eamp benchmark``
+    share. Jobs that die leave their runs untrained: :class:`~eamp.errors.Incomplete` says
+    how many, and the same command trains them."""
     from tqdm.auto import tqdm
 
     todo = [spec for spec in runs if force or not is_done(spec, out / spec.relpath)]
@@ -173,6 +179,19 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool) -> int
         # through the bar on a terminal, so that the line does not tear it
         (bar.write if not bar.disable else _log)(f"[{finished}/{len(todo)}] {line}")
 
+    executor = executor or ExecutorConfig()
+    if executor.kind != "pool":
+        from eamp.experiments.executor import run_jobs
+
+        threads = worker_threads(workers)
+        failed = run_jobs(_train_job, [(spec, path, threads) for spec, path in jobs],
+                          out / "jobs", workers, executor, report)
+        bar.close()
+        if failed:
+            raise Incomplete(f"{len(failed)} of {len(todo)} jobs failed ({failed[0]}"
+                             f"{'; ...' if len(failed) > 1 else ''}); run the same command "
+                             "again to train what is missing")
+        return len(todo)
     if workers == 1:
         for job in jobs:
             report(_train_one(job))
@@ -206,6 +225,17 @@ def _init_worker(threads: int, counter: Any) -> None:
 def _dataset(name: str, data_dir: str | None, split: str,
              normalize_features: bool):  # noqa: ANN202
     return load_dataset(name, data_dir, split=split, normalize_features=normalize_features)
+
+
+def _train_job(job: tuple[RunSpec, str, int]) -> str:
+    """One run in a job of its own (submitit): the job's threads (SLURM's CPUs if set)."""
+    import os
+
+    import torch
+
+    spec, path, threads = job
+    torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", threads)))
+    return _train_one((spec, path))
 
 
 def _train_one(job: tuple[RunSpec, str]) -> str:

@@ -192,9 +192,19 @@ def _verdict(low: float, high: float) -> str:
     return "no difference"
 
 
+def _matches(name: str, pattern: str, suite: StudySuite) -> bool:
+    """A pattern that names a cell exactly selects that cell only; otherwise every cell
+    whose name contains it."""
+    names = {cell.name.lower() for cell in suite.cells}
+    if pattern.lower() in names:
+        return name.lower() == pattern.lower()
+    return pattern.lower() in name.lower()
+
+
 def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = None,
               device: str = "auto", precision: str = "32", force: bool = False,
-              cases: tuple[str, ...] = (), count: int | None = None) -> Path:
+              cases: tuple[str, ...] = (), count: int | None = None,
+              executor: Any = None) -> Path:
     """Tunes, runs and reports the study suite ``name`` into ``out``; ``cases`` limits it to
     the cells whose name (``"cora L16 gcn"``) contains one of them (the report keeps every
     cell, not run ones marked)."""
@@ -212,7 +222,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     for cell in suite.cells:
-        selected = not cases or any(c.lower() in cell.name.lower() for c in cases)
+        selected = not cases or any(_matches(cell.name, c, suite) for c in cases)
         entropic = entropic_version(cell.backbone)
         label = f"study-{name}"
         variants: list[tuple[str, list[Any], list[Any]]] = []
@@ -233,7 +243,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                     variants.append((variant, entropic_runs,
                                      _runs(changed, n, f"{label}-{slug}")))
             run_all([s for _, a, b in variants for s in a + b], out, workers=workers,
-                    force=force)
+                    force=force, executor=executor)
         for variant, base_runs, entropic_runs in variants:
             pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
                      if is_done(a, out / a.relpath, quiet=True)

@@ -1,0 +1,78 @@
+"""Runs through submitit's local executor (issue 16): real subprocesses, a job killed
+mid-run, the sweep completed by a second invocation with nothing trained twice."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from eamp.errors import Incomplete
+from eamp.experiments.depth import RunSpec
+from eamp.experiments.executor import ExecutorConfig
+from eamp.experiments.reproduce import run_all
+from eamp.train import TrainConfig, read_result
+
+
+def _job_processes(folder) -> list[int]:
+    """PIDs of submitit's job processes whose job folder is under ``folder``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                args = handle.read().decode(errors="replace").replace("\0", " ")
+        except OSError:
+            continue
+        if "submitit.core._submit" in args and str(folder) in args:
+            pids.append(int(entry))
+    return pids
+
+
+def test_a_killed_job_is_retrained_by_the_next_invocation_and_nothing_twice(tmp_path):
+    pytest.importorskip("submitit")
+    long = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=100_000, patience=100_000, seed=5)
+    runs = [RunSpec("executor", TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, seed=s))
+            for s in range(2)] + [RunSpec("executor", long)]
+    executor = ExecutorConfig("local", timeout_min=10)
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            run_all(runs, tmp_path, workers=3, force=False, executor=executor)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            errors.append(error)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    # wait for the two short runs, then kill the long one's job process
+    deadline = time.time() + 240
+    while time.time() < deadline and not all((tmp_path / r.relpath).exists()
+                                             for r in runs[:2]):
+        time.sleep(0.5)
+    pids = _job_processes(tmp_path / "jobs")
+    assert pids, "no job process found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], Incomplete)
+    assert "1 of 3 jobs failed" in str(errors[0])
+    assert not (tmp_path / runs[2].relpath).exists()
+    stamps = [(tmp_path / r.relpath).stat().st_mtime_ns for r in runs[:2]]
+
+    # the same sweep again, with the long run made short: only it is trained
+    runs[2] = RunSpec("executor", TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, seed=5))
+    assert run_all(runs, tmp_path, workers=2, force=False, executor=executor) == 1
+    assert [(tmp_path / r.relpath).stat().st_mtime_ns for r in runs[:2]] == stamps
+    for run in runs:
+        assert read_result(tmp_path / run.relpath)["config"]["epochs"] == 3
+
+
+def test_executor_settings_are_checked():
+    with pytest.raises(ValueError, match="executor: expected one of pool, local, slurm"):
+        ExecutorConfig("sge")
+    with pytest.raises(ValueError, match="apply to --executor slurm"):
+        ExecutorConfig("local", slurm={"partition": "gpu"})
