@@ -200,12 +200,7 @@ class EntropicG2(G2):
     ) -> None:
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout,
                          input_dropout, p, gate_conv, conv)
-        self.entropy = EntropyOptions(
-            entropy_weight=entropy_weight, temperature=temperature,
-            learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
-            detach=detach, schedule=schedule, schedule_gain=schedule_gain,
-            normalize=normalize,
-        )
+        self.entropy = EntropyOptions.pick(locals())  # checked once, shared
         self.entropic = EntropicConv(self.conv, options=self.entropy)
         self._graph_cache = GraphCache()
 

@@ -157,12 +157,7 @@ class EntropicGCNII(GCNII):
         schedule_gain: float = 1.0,
         normalize: bool = True,
     ) -> None:
-        self.entropy = EntropyOptions(
-            entropy_weight=entropy_weight, temperature=temperature,
-            learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
-            detach=detach, gradient_at=gradient_at, schedule=schedule,
-            schedule_gain=schedule_gain, normalize=normalize,
-        )
+        self.entropy = EntropyOptions.pick(locals())  # checked once, shared
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout, alpha,
                          theta, conv_weight_decay)
         self._graph_cache = GraphCache()
