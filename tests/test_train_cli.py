@@ -27,7 +27,10 @@ def test_runs_are_repeatable_and_record_everything():
     assert first.layer_energy == second.layer_energy
     payload = first.to_dict()
     assert RESULT_KEYS <= set(payload)
-    assert payload["config"]["lr"] == 0.01  # the model's default, filled in
+    from eamp.models import get_model_spec
+
+    # the model's default, filled in
+    assert payload["config"]["lr"] == get_model_spec("entropic_gcn").defaults.lr
     assert payload["config"]["model_options"] == {"temperature": 1.0}
     assert set(payload["versions"]) >= {"eamp", "torch", "torch_geometric"}
     assert len(payload["splits"][0]["val_curve"]) == payload["splits"][0]["epochs_run"]
@@ -73,7 +76,7 @@ def test_cli_train_writes_a_valid_result(tmp_path, data_root, capsys):
     again = json.loads((tmp_path / "again" / "result.json").read_text())
     assert again["config"]["epochs"] == 3 and again["depth"] == 2
     assert again["config"]["model_options"]["entropy_weight"] == 0.5
-    assert "best val" in capsys.readouterr().out
+    assert "accuracy val" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
