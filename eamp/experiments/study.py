@@ -116,10 +116,15 @@ def paired_interval(a: list[float], b: list[float]) -> tuple[float, float, float
 
 def _base_config(cell: StudyCell, model: str, suite: StudySuite, data_dir: str | None,
                  device: str, precision: str) -> Any:
+    from eamp.models.registry import get_model_spec
     from eamp.train import TrainConfig
 
+    # both models of a cell get the backbone's epochs and patience (what is searched is
+    # searched for both; the rest is the same)
+    budget = get_model_spec(cell.backbone).defaults
     config = TrainConfig(model, cell.dataset, cell.depth, hidden=suite.hidden,
-                         data_dir=data_dir, device=device, precision=precision).resolved()
+                         epochs=budget.epochs, patience=budget.patience, data_dir=data_dir,
+                         device=device, precision=precision).resolved()
     if suite.epochs is not None:
         config = replace(config, epochs=min(config.epochs, suite.epochs),
                          patience=min(config.patience, suite.epochs))
