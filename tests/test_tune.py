@@ -26,9 +26,10 @@ def test_every_search_space_builds_its_model():
         for _ in range(5):
             trial = study.ask()
             training, options = suggest(trial, model)
-            config = TrainConfig(model, "csbm", 3, hidden=4, model_options=options, **training)
+            # width 8: resgnn's GAT splits it over 8 heads
+            config = TrainConfig(model, "csbm", 3, hidden=8, model_options=options, **training)
             config.resolved()
-            build_model(model, 4, 2, 3, hidden_channels=4, dropout=training["dropout"],
+            build_model(model, 4, 2, 3, hidden_channels=8, dropout=training["dropout"],
                         **options)
             study.tell(trial, 0.0)
 
