@@ -46,6 +46,9 @@ class DatasetInfo:
         metric (str): ``"accuracy"`` or ``"roc_auc"``. (default: ``"accuracy"``)
         planetoid (bool): takes every split of :data:`SPLITS` (Cora and CiteSeer); the others
             come with splits of their own. (default: ``False``)
+        links (tuple of str): paths under the root, besides the raw folder, that the loader
+            reads (OGB's split folder); linked into the processed-file cache of a read-only
+            root with it. (default: ``()``)
     """
 
     name: str
@@ -55,6 +58,7 @@ class DatasetInfo:
     loader: Callable[[Path, str], Data]
     metric: str = "accuracy"
     planetoid: bool = False
+    links: tuple[str, ...] = ()
 
     def missing_files(self, root: Path, split: str = "public") -> list[Path]:
         folder = self.raw_dir(root, split)
@@ -112,6 +116,23 @@ def _heterophilous(name: str, summary: str, cls: Callable[..., Any],
     )
 
 
+def _ogb(name: str, summary: str, split: str, extra_files: tuple[str, ...] = ()
+         ) -> DatasetInfo:
+    """An OGB node-property dataset, read by ``ogb``'s ``PygNodePropPredDataset`` (the
+    optional extra ``pip install eamp[ogb]``) with its official split; see
+    :func:`eamp.data.load_ogb`."""
+    folder = name.replace("-", "_")
+    files = ("edge.csv.gz", "node-feat.csv.gz", "node-label.csv.gz", "num-node-list.csv.gz",
+             "num-edge-list.csv.gz", *extra_files,
+             *(f"../split/{split}/{part}.csv.gz" for part in ("train", "valid", "test")),
+             "../RELEASE_v1.txt")
+    return DatasetInfo(
+        name, f"{summary} (OGB, official {split} split; needs pip install eamp[ogb])",
+        lambda root, _: root / folder / "raw", lambda _: list(files),
+        lambda root, _: _pyg("load_ogb", "eamp.data")(root, name),
+        links=(f"{folder}/split", f"{folder}/RELEASE_v1.txt"))
+
+
 DATASETS: dict[str, DatasetInfo] = {
     "cora": _planetoid("Cora", "cora"),
     "citeseer": _planetoid("CiteSeer", "citeseer"),
@@ -129,6 +150,10 @@ DATASETS: dict[str, DatasetInfo] = {
     **{n: _heterophilous(n, "duplicates removed, 10 splits",
                          _pyg("FilteredHeterophilous", "eamp.data"))
        for n in ("chameleon_filtered", "squirrel_filtered")},
+    "ogbn-arxiv": _ogb("ogbn-arxiv", "arXiv CS citations, 169k nodes, 40 subject areas",
+                       "time", ("node_year.csv.gz",)),
+    "ogbn-products": _ogb("ogbn-products", "Amazon co-purchases, 2.4M nodes, 47 categories: "
+                          "use --batching cluster", "sales_ranking"),
 }
 
 

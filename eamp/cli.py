@@ -105,6 +105,16 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
     parser.add_argument("--checkpoint", action="store_true",
                         help="activation checkpointing of every layer: less memory, same "
                         "gradients, about a third more time")
+    parser.add_argument("--batching", choices=["full", "cluster"],
+                        help="full batch, or Cluster-GCN batches of graph parts for graphs "
+                        "whose activations do not fit (default full)")
+    parser.add_argument("--num-parts", type=_positive_int,
+                        help="cluster batching: parts of the graph (default 32)")
+    parser.add_argument("--parts-per-batch", type=_positive_int,
+                        help="cluster batching: parts per batch (default 1)")
+    parser.add_argument("--partition", choices=["metis", "random"],
+                        help="cluster batching: METIS (few cut edges) or a random cut "
+                        "(default metis)")
     parser.add_argument("--epochs", type=_positive_int, help="at most this many epochs")
     parser.add_argument("--patience", type=_positive_int, help="early-stopping patience")
     parser.add_argument("--select", choices=["val_metric", "val_loss"],
@@ -161,10 +171,15 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     # where a run computes is this machine's choice: a config file's device is not taken
     settings.pop("device", None)
     for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
-                "dropout", "epochs", "patience", "device", "precision", "select"):
+                "dropout", "epochs", "patience", "device", "precision", "select", "batching",
+                "num_parts", "parts_per_batch", "partition"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
+    if settings.get("batching", "full") != "cluster":
+        for key in ("num_parts", "parts_per_batch", "partition"):
+            if getattr(args, key, None) is not None:
+                raise UsageError(f"--{key.replace('_', '-')} applies to --batching cluster")
     for flag, name, kind, _ in model_flags():
         value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is not None:

@@ -42,7 +42,7 @@ from eamp.catalog import (
 __all__ = [
     "DATASETS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
     "FilteredHeterophilous", "check_dataset", "csbm_graph", "data_root", "dataset_metric",
-    "dataset_names", "grid_graph", "load_dataset", "num_splits", "split_masks",
+    "dataset_names", "grid_graph", "load_dataset", "load_ogb", "num_splits", "split_masks",
 ]
 
 
@@ -174,10 +174,11 @@ def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
     raw = info.raw_dir(source, split)
     link = info.raw_dir(root, split)
     link.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        link.symlink_to(raw.resolve(), target_is_directory=True)
-    except FileExistsError:
-        pass  # made by an earlier run (or a worker beside this one)
+    for target, made in [(raw, link), *((source / p, root / p) for p in info.links)]:
+        try:
+            made.symlink_to(target.resolve(), target_is_directory=target.is_dir())
+        except FileExistsError:
+            pass  # made by an earlier run (or a worker beside this one)
     if source not in _ANNOUNCED:
         _ANNOUNCED.add(source)
         print(f"eamp: {source} is read-only: reading its raw files, keeping processed files "
@@ -192,6 +193,8 @@ def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
     existed = root.exists()
     try:
         return info.loader(root, split)
+    except DatasetUnavailable:
+        raise
     except Exception as error:  # PyG raises many kinds when a download or a read fails
         if not existed:
             shutil.rmtree(root, ignore_errors=True)  # a failed load leaves no folder behind
@@ -210,6 +213,37 @@ def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
             f"or point --data-dir / EAMP_DATA_DIR at a folder laid out as PyG's {info.name} "
             "dataset expects."
         ) from error
+
+
+def load_ogb(root: str | os.PathLike, name: str) -> Data:
+    """An OGB node-property dataset (``ogbn-arxiv``, ``ogbn-products``) under ``root`` in
+    OGB's own layout (``<root>/ogbn_arxiv/raw``, ``split/<kind>``, ``RELEASE_v1.txt``), through
+    ``ogb``'s ``PygNodePropPredDataset`` (downloaded the OGB way if missing), with the official
+    split as masks. Its accuracy is OGB's ``Evaluator``'s (``tests/test_data.py`` checks that
+    :func:`eamp.train.accuracy` equals it)."""
+    try:
+        from ogb.nodeproppred import PygNodePropPredDataset
+    except ImportError:
+        raise DatasetUnavailable(f"dataset {name}: needs the ogb package: pip install "
+                                 "'eamp[ogb]' (or pip install ogb)") from None
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    folder = Path(root) / name.replace("-", "_")
+    if folder.is_dir() and not (folder / "RELEASE_v1.txt").exists():
+        # ogb would ask on standard input whether to delete the folder and download again
+        raise DatasetUnavailable(f"dataset {name}: {folder} has no RELEASE_v1.txt (an old or "
+                                 "partial copy); delete the folder to download it again")
+    # ogb reads its processed file with torch.load, which since PyTorch 2.6 loads only
+    # allowed classes: allow PyG's three, nothing else
+    with torch.serialization.safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+        dataset = PygNodePropPredDataset(name, str(root))
+    graph, index = dataset[0], dataset.get_idx_split()
+    masks = {}
+    for key, part in (("train_mask", "train"), ("val_mask", "valid"), ("test_mask", "test")):
+        masks[key] = torch.zeros(graph.num_nodes, dtype=torch.bool)
+        masks[key][index[part]] = True
+    return Data(x=graph.x, y=graph.y.view(-1).long(), edge_index=graph.edge_index, **masks)
 
 
 def lcc_random_split(data: Data, seed: int = 12345, development: int = 1500,

@@ -25,7 +25,9 @@ gives a number, never NaN.
 
 from __future__ import annotations
 
+import functools
 import math
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -133,6 +135,7 @@ def layer_metrics(
     *,
     metrics: Sequence[str] | Mapping[str, Callable[[Tensor, Any], float]] = tuple(METRICS),
     modules: Iterable[torch.nn.Module] | None = None,
+    reuse_input: bool = False,
     **forward_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Measures ``model`` layer by layer in one forward pass (eval mode; the model's mode
@@ -151,6 +154,10 @@ def layer_metrics(
         edge_index (LongTensor): ``[2, E]`` undirected edges (self-loops are ignored).
         metrics: names in :data:`METRICS`, or a mapping of names to ``f(x, edge_index)``.
         modules: the modules whose outputs count as layers (hooks only).
+        reuse_input (bool): measure the input once per ``(x, edge_index)`` pair of tensor
+            objects and reuse its row while both live unchanged: every run of a sweep on one
+            loaded dataset shares it (its effective rank is an SVD of the raw features,
+            seconds on CiteSeer). (default: ``False``)
 
     Returns:
         Tidy rows ``{"layer": k, "module": name, "width": d, <metric>: value, ...}``,
@@ -197,6 +204,39 @@ def layer_metrics(
     for k, (name, state) in enumerate(states):
         state = state.reshape(state.size(0), -1)
         row: dict[str, Any] = {"layer": k, "module": name, "width": state.size(1)}
-        row.update({m: f(state, graph) for m, f in metrics.items()})
+        measure = functools.partial(_measure, state, graph, metrics)
+        row.update(_INPUT_ROWS.get(x, edge_index, metrics, measure) if k == 0 and reuse_input
+                   else measure())
         rows.append(row)
     return rows
+
+
+def _measure(x: Tensor, graph: PreparedGraph, metrics: Mapping[str, Callable]
+             ) -> dict[str, float]:
+    return {m: f(x, graph) for m, f in metrics.items()}
+
+
+class _InputRows:
+    """Measures of an input, kept while the same ``x`` and ``edge_index`` tensor objects
+    live unchanged (weak references and version counters: a freed tensor whose memory
+    another reuses is not mistaken for it)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple, tuple[weakref.ref, weakref.ref, tuple, dict]] = {}
+
+    def get(self, x: Tensor, edge_index: Tensor, metrics: Mapping[str, Callable],
+            measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+        key = (id(x), id(edge_index), tuple(metrics.items()))
+        versions = (x._version, edge_index._version)
+        found = self._rows.get(key)
+        if (found is not None and found[0]() is x and found[1]() is edge_index
+                and found[2] == versions):
+            return found[3]
+        row = measure()
+        self._rows = {k: v for k, v in self._rows.items() if v[0]() is not None
+                      and v[1]() is not None}  # forget the dead
+        self._rows[key] = (weakref.ref(x), weakref.ref(edge_index), versions, row)
+        return row
+
+
+_INPUT_ROWS = _InputRows()

@@ -25,6 +25,7 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
 import eamp
+from eamp.batching import BATCHING, PARTITIONS, Batches, partition
 from eamp.data import (
     SPLITS,
     check_dataset,
@@ -94,6 +95,15 @@ class TrainConfig:
             (:meth:`~eamp.models.DeepGNN.set_checkpointing`): less memory, the same
             gradients, more time. Not for the ODE models (use their ``adjoint``).
             (default: ``False``)
+        batching (str): ``"full"`` (the whole graph every step) or ``"cluster"``
+            (Cluster-GCN: each step on the subgraph induced by ``parts_per_batch`` of
+            ``num_parts`` parts; see :mod:`eamp.batching` for what the entropy term then
+            approximates). (default: ``"full"``)
+        num_parts (int): parts of the graph in cluster batching. (default: ``32``)
+        parts_per_batch (int): parts per batch in cluster batching, at most ``num_parts``.
+            (default: ``1``)
+        partition (str): how the parts are cut: ``"metis"`` (few cut edges) or
+            ``"random"``. (default: ``"metis"``)
     """
 
     model: str
@@ -116,6 +126,10 @@ class TrainConfig:
     select: str = "val_metric"
     preset: str | None = None
     checkpoint: bool = False
+    batching: str = "full"
+    num_parts: int = 32
+    parts_per_batch: int = 1
+    partition: str = "metis"
 
     @classmethod
     def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
@@ -133,7 +147,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
         check_dataset(self.dataset)
-        for name in ("depth", "hidden", "epochs", "patience"):
+        for name in ("depth", "hidden", "epochs", "patience", "num_parts", "parts_per_batch"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
@@ -176,6 +190,15 @@ class TrainConfig:
         if self.checkpoint and not spec.model_class.supports_checkpointing:
             raise ValueError(f"checkpoint: {spec.name} has no layers to checkpoint (an ODE); "
                              "use its adjoint option for memory")
+        if self.batching not in BATCHING:
+            raise ValueError(f"batching: expected one of {', '.join(BATCHING)}, got "
+                             f"{self.batching!r}")
+        if self.partition not in PARTITIONS:
+            raise ValueError(f"partition: expected one of {', '.join(PARTITIONS)}, got "
+                             f"{self.partition!r}")
+        if self.parts_per_batch > self.num_parts:
+            raise ValueError(f"parts_per_batch: expected at most num_parts "
+                             f"({self.num_parts}), got {self.parts_per_batch}")
         if self.preset is not None:
             owner, found = get_preset(self.preset)
             if owner.name != spec.name:
@@ -236,7 +259,8 @@ class RunResult:
     the paper reported); ``val_score`` and ``test_score`` are the same in the dataset's
     ``metric`` (accuracy, or ROC AUC); ``val_loss`` the validation loss there.
     ``layer_energy``, ``layer_mad`` and ``layer_effective_rank`` measure the kept model's
-    hidden states, input first (:mod:`eamp.metrics`). Over several splits all are means, and
+    hidden states, input first (:mod:`eamp.metrics`), on the whole graph (in cluster
+    batching, on the first evaluation batch). Over several splits all are means, and
     ``splits`` has each one."""
 
     model: str
@@ -313,10 +337,12 @@ def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str,
             if key not in _WHERE and stored.get(key, defaults.get(key)) != value}
 
 
-def environment(device: torch.device, precision: str, sparse_input: bool) -> dict[str, Any]:
+def environment(device: torch.device, precision: str, sparse_input: bool | str
+                ) -> dict[str, Any]:
     """What a run's numbers depend on besides its config: a deep network's result moves
     with the summation order, which the device, the thread count and the deterministic
-    flags set; the precision and a sparse input projection are recorded with them."""
+    flags set; the precision and a sparse input projection (``"per batch"`` in cluster
+    batching) are recorded with them; cluster batching adds the share of cut edges."""
     return {"threads": torch.get_num_threads(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
@@ -400,14 +426,22 @@ def train(
         print("eamp: warning: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): "
               "bf16-mixed is emulated and slower than --precision 32 here", file=sys.stderr)
     data = copy.copy(data).to(device)  # the caller's data stays where it is
-    features = sparse_features(data.x)
+    batches = None
+    if config.batching == "cluster":  # one partition for every split (it ignores labels)
+        parts = partition(data.edge_index, data.num_nodes, config.num_parts, config.partition,
+                          seed=config.seed)
+        batches = Batches(data.edge_index, parts, config.parts_per_batch)
+        features = data.x  # made sparse batch by batch
+    else:
+        features = sparse_features(data.x)
     count = num_splits(data)
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
         progress = sys.stderr.isatty()
     splits = [
         _train_split(config, data, features, index, progress, on_epoch,
-                     step_offset=position * config.epochs, log_every=log_every)
+                     step_offset=position * config.epochs, log_every=log_every,
+                     batches=batches)
         for position, index in enumerate(indices)
     ]
     layer_energy = np.mean([s.layer_energy for s in splits], axis=0).tolist()
@@ -426,7 +460,9 @@ def train(
                 for s in splits],
         versions=versions(),
         num_parameters=splits[0].num_parameters,
-        environment=environment(device, config.precision, features.layout != torch.strided),
+        environment={**environment(device, config.precision,
+                                   "per batch" if batches else features.layout != torch.strided),
+                     **({"cut_fraction": batches.cut_fraction()} if batches else {})},
         layer_mad=np.mean([s.layer_mad for s in splits], axis=0).tolist(),
         layer_effective_rank=np.mean([s.layer_effective_rank for s in splits], axis=0).tolist(),
         metric=dataset_metric(config.dataset),
@@ -442,8 +478,11 @@ def check_memory(config: TrainConfig, data: Data,
     (default: the CPU's): every model keeps ``depth`` hidden states of ``n x hidden``
     numbers (2 bytes each in a mixed precision, else 4) and has at least an
     ``in x hidden`` and a ``hidden x out`` float32 weight (with their gradients and Adam's
-    two moments). This is a lower bound, so nothing that fits is refused."""
+    two moments). This is a lower bound, so nothing that fits is refused. In cluster
+    batching the states are a batch's: ``parts_per_batch / num_parts`` of the nodes."""
     n, hidden = data.num_nodes, config.hidden
+    if config.batching == "cluster":
+        n = -(-n * config.parts_per_batch // config.num_parts)
     weights = hidden * (data.num_features + int(data.y.max()) + 1)
     state_bytes = 4 if config.precision == "32" else 2
     states = state_bytes * config.depth * n * hidden
@@ -491,11 +530,24 @@ def _optimizer(model: DeepGNN, lr: float, weight_decay: float) -> torch.optim.Op
     return torch.optim.Adam(groups, lr=lr)
 
 
+def _logits(model: DeepGNN, data: Data, x: Tensor, batches: Batches | None) -> Tensor:
+    """The model's float32 logits of every node: one pass over the graph, or batch by
+    batch over the parts in a fixed grouping."""
+    if batches is None:
+        return model(x, data.edge_index).float()
+    out = torch.empty(data.num_nodes, model.out_channels, device=x.device)
+    for batch in batches():
+        out[batch.nodes] = model(sparse_features(x[batch.nodes]), batch.edge_index).float()
+    return out
+
+
 def _train_split(
     config: TrainConfig, data: Data, x: Tensor, index: int, progress: bool,
     on_epoch: EpochCallback | None, step_offset: int, log_every: int = 0,
+    batches: Batches | None = None,
 ) -> SplitResult:
-    """One split on ``data``'s device; ``x`` is ``data.x``, sparse where that pays."""
+    """One split on ``data``'s device; ``x`` is ``data.x``, sparse where that pays (in
+    cluster batching, ``data.x`` itself, made sparse batch by batch)."""
     from tqdm.auto import tqdm
 
     seed_everything(config.seed + index)
@@ -504,7 +556,16 @@ def _train_split(
     model = _build(config, data).to(device).set_checkpointing(config.checkpoint)
     optimizer = _optimizer(model, config.lr, config.weight_decay)
     scaler = grad_scaler(device, config.precision)
-    y, edge_index = data.y, data.edge_index
+    y = data.y
+    # the batches of one epoch: the whole graph, or random groups of parts (own generator:
+    # the global random state, hence dropout, is the same as in full batch)
+    shuffle = torch.Generator().manual_seed(config.seed + index)
+
+    def epoch_batches() -> Any:
+        if batches is None:
+            return [(x, data.edge_index, train_mask, y)]
+        return ((sparse_features(x[b.nodes]), b.edge_index, train_mask[b.nodes], y[b.nodes])
+                for b in batches(shuffle))
 
     score = METRIC_FUNCTIONS[dataset_metric(config.dataset)]
     by_loss = config.select == "val_loss"
@@ -519,24 +580,31 @@ def _train_split(
     for epoch in bar:
         start = time.perf_counter()
         model.train()
-        optimizer.zero_grad()
-        with autocast(device, config.precision):
-            loss = F.cross_entropy(model(x, edge_index)[train_mask], y[train_mask])
-        loss_value = float(loss.detach())
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"the training loss became {loss_value} at epoch {epoch}; lower lr "
-                f"({config.lr}) or the entropy weight"
-            )
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        loss_sum, loss_count = 0.0, 0
+        for batch_x, batch_edges, batch_train, batch_y in epoch_batches():
+            count = int(batch_train.sum())
+            if count == 0:
+                continue  # a batch without training nodes has no loss
+            optimizer.zero_grad()
+            with autocast(device, config.precision):
+                loss = F.cross_entropy(model(batch_x, batch_edges)[batch_train],
+                                       batch_y[batch_train])
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(
+                    f"the training loss became {loss_value} at epoch {epoch}; lower lr "
+                    f"({config.lr}) or the entropy weight"
+                )
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum, loss_count = loss_sum + loss_value * count, loss_count + count
+        loss_value = loss_sum / max(loss_count, 1)
         epoch_times.append(time.perf_counter() - start)
 
         model.eval()
         with torch.no_grad(), autocast(device, config.precision):
-            logits = model(x, edge_index)
-        logits = logits.float()
+            logits = _logits(model, data, x, batches)
         val_score = score(logits, y, val_mask)
         val_loss = float(F.cross_entropy(logits[val_mask], y[val_mask]))
         val_curve.append(val_score)
@@ -568,8 +636,13 @@ def _train_split(
         model.load_state_dict(best_state)
     from eamp.metrics import layer_metrics
 
-    measures = layer_metrics(model, data.x, data.edge_index,
-                             metrics=("energy", "mad", "effective_rank"))
+    # measured on the whole graph, or in cluster batching on the first evaluation batch
+    measured = data.x, data.edge_index
+    if batches is not None:
+        first = next(iter(batches()))
+        measured = data.x[first.nodes], first.edge_index
+    measures = layer_metrics(model, *measured, metrics=("energy", "mad", "effective_rank"),
+                             reuse_input=batches is None)
     return SplitResult(
         split_index=index,
         best_val_acc=best["val_acc"],

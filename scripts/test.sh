@@ -3,6 +3,16 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
+# The PostgreSQL test starts its own server: it needs the server's programs (Debian's
+# postgresql package). Installed here when missing and this user may (root with apt-get);
+# otherwise that one test skips and says why.
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing PostgreSQL's server (Debian's postgresql) for tests/test_tune_postgres.py"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
+            >/dev/null || echo "could not install postgresql: its test will skip"
+    fi
+fi
 cd "$ROOT"
 ruff check eamp tests benchmarks examples
 python -m pytest "$@"
