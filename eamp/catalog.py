@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
-__all__ = ["DATASETS", "METRICS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
-           "check_dataset", "data_root", "dataset_metric", "dataset_names"]
+__all__ = ["DATASETS", "GRAPHS", "METRICS", "SPLITS", "SYNTHETIC", "DatasetInfo",
+           "DatasetUnavailable", "check_dataset", "data_root", "dataset_metric", "dataset_names"]
 
 # Planetoid's splits: the public one, the ten 60/20/20 splits of Geom-GCN, and GRAND's: the
 # largest connected component with 20 training nodes per class drawn from 1500 development
@@ -27,6 +27,10 @@ SYNTHETIC = ("grid", "csbm")
 # what a dataset's results are scored by: accuracy, or ROC AUC of the positive class for the
 # binary, imbalanced sets whose paper reports it (Platonov et al., ICLR 2023, Table 2)
 METRICS = ("accuracy", "roc_auc")
+# the graph a model trains on: made undirected and stripped of self-loops (what the entropy's
+# theorem assumes; the default), or as the dataset class loads it, edge directions and
+# self-loops kept (what G2's authors trained on for WebKB)
+GRAPHS = ("undirected", "as-loaded")
 
 
 class DatasetUnavailable(RuntimeError):

@@ -100,6 +100,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
     parser.add_argument("--split-index",
                         help="which fixed split to train on, or 'all' (default 0)")
     parser.add_argument("--data-dir", help="data root (default $EAMP_DATA_DIR, else the cache)")
+    parser.add_argument("--graph", choices=["undirected", "as-loaded"],
+                        help="train on the graph made undirected without self-loops "
+                        "(default), or as the dataset class loads it (edge directions and "
+                        "self-loops kept; not for entropic models)")
     parser.add_argument("--normalize-features", action="store_true",
                         help="row-normalise the features")
     parser.add_argument("--checkpoint", action="store_true",
@@ -172,7 +176,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     settings.pop("device", None)
     for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
                 "dropout", "epochs", "patience", "device", "precision", "select", "batching",
-                "num_parts", "parts_per_batch", "partition"):
+                "graph", "num_parts", "parts_per_batch", "partition"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value

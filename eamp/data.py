@@ -29,6 +29,7 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from eamp.catalog import (
     DATASETS,
+    GRAPHS,
     SPLITS,
     SYNTHETIC,
     DatasetInfo,
@@ -107,8 +108,9 @@ def load_dataset(
     split: str = "public",
     normalize_features: bool = False,
     seed: int = 0,
+    graph: str = "undirected",
 ) -> Data:
-    """Loads ``name`` as an undirected graph without self-loops.
+    """Loads ``name`` as an undirected graph without self-loops (or as loaded).
 
     Args:
         name (str): one of :func:`dataset_names` (case-insensitive).
@@ -118,6 +120,9 @@ def load_dataset(
             only. Other datasets come with their own splits. (default: ``"public"``)
         normalize_features (bool): scale each feature row to sum 1. (default: ``False``)
         seed (int): seed of the synthetic graphs. (default: ``0``)
+        graph (str): ``"undirected"`` (made undirected, self-loops and duplicates removed) or
+            ``"as-loaded"`` (the edges as the dataset class gives them, directions and
+            self-loops kept; see :data:`~eamp.catalog.GRAPHS`). (default: ``"undirected"``)
 
     Returns:
         Data with ``x``, ``y``, ``edge_index``, ``train_mask``, ``val_mask``, ``test_mask``
@@ -126,6 +131,8 @@ def load_dataset(
     key = check_dataset(name)
     if split not in SPLITS:
         raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    if graph not in GRAPHS:
+        raise ValueError(f"graph: expected one of {', '.join(GRAPHS)}, got {graph!r}")
     if key == "grid":
         data = grid_graph(seed=seed)
     elif key == "csbm":
@@ -140,7 +147,8 @@ def load_dataset(
                                                           "public")))
         else:
             data = _load_pyg(DATASETS[key], data_root(root), split)
-    data = clean_graph(data)
+    if graph == "undirected":
+        data = clean_graph(data)
     if normalize_features:
         data.x = data.x / data.x.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     data.name = key

@@ -27,6 +27,7 @@ from torch_geometric.data import Data
 import eamp
 from eamp.batching import BATCHING, PARTITIONS, Batches, partition
 from eamp.data import (
+    GRAPHS,
     SPLITS,
     check_dataset,
     dataset_metric,
@@ -104,6 +105,10 @@ class TrainConfig:
             (default: ``1``)
         partition (str): how the parts are cut: ``"metis"`` (few cut edges) or
             ``"random"``. (default: ``"metis"``)
+        graph (str): ``"undirected"`` (every graph made undirected without self-loops) or
+            ``"as-loaded"`` (edge directions and self-loops as the dataset class gives
+            them, as G2's authors trained on WebKB); entropic models need ``"undirected"``.
+            (default: ``"undirected"``)
     """
 
     model: str
@@ -130,6 +135,7 @@ class TrainConfig:
     num_parts: int = 32
     parts_per_batch: int = 1
     partition: str = "metis"
+    graph: str = "undirected"
 
     @classmethod
     def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
@@ -196,6 +202,11 @@ class TrainConfig:
         if self.partition not in PARTITIONS:
             raise ValueError(f"partition: expected one of {', '.join(PARTITIONS)}, got "
                              f"{self.partition!r}")
+        if self.graph not in GRAPHS:
+            raise ValueError(f"graph: expected one of {', '.join(GRAPHS)}, got {self.graph!r}")
+        if self.graph != "undirected" and spec.entropic_of is not None:
+            raise ValueError(f"graph: {spec.name} needs an undirected graph (the entropy's "
+                             f"gradient assumes one), got {self.graph!r}")
         if self.parts_per_batch > self.num_parts:
             raise ValueError(f"parts_per_batch: expected at most num_parts "
                              f"({self.num_parts}), got {self.parts_per_batch}")
@@ -420,7 +431,8 @@ def train(
     device = resolve_device(config.device)
     if data is None:
         data = load_dataset(config.dataset, config.data_dir, split=config.split,
-                            normalize_features=config.normalize_features, seed=config.seed)
+                            normalize_features=config.normalize_features, seed=config.seed,
+                            graph=config.graph)
     check_memory(config, data, device)
     if config.precision == "bf16-mixed" and device.type == "cpu" and not native_bf16():
         print("eamp: warning: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): "

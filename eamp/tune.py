@@ -184,7 +184,7 @@ def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None
     it belongs to; ``on_start`` is called once it has."""
     base = config.base.resolved()
     data = load_dataset(base.dataset, base.data_dir, split=base.split,
-                        normalize_features=base.normalize_features)
+                        normalize_features=base.normalize_features, graph=base.graph)
     over_splits = base.split_index == "all" and num_splits(data) > 1
     seeds = [base.seed] if over_splits else [base.seed + s for s in range(config.seeds)]
 

@@ -156,3 +156,12 @@ def test_results_are_written_with_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_an_entropic_model_refuses_a_graph_as_loaded():
+    from eamp.train import TrainConfig
+
+    with pytest.raises(ValueError, match="graph: entropic_gcn needs an undirected graph"):
+        TrainConfig("entropic_gcn", "texas", 2, graph="as-loaded")
+    assert TrainConfig("g2", "texas", 2, graph="as-loaded").graph == "as-loaded"
+    assert TrainConfig.from_preset("g2-rusch2023", "texas").graph == "as-loaded"

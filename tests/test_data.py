@@ -147,3 +147,16 @@ def test_lcc_random_split_is_grands_split_of_the_largest_component(data_root):
     assert torch.equal(again.train_mask, train)  # a fixed split (seed 12345)
     with pytest.raises(ValueError, match="'lcc-random' applies to cora and citeseer"):
         load_dataset("texas", data_root, split="lcc-random")
+
+
+def test_a_graph_as_loaded_keeps_directions_and_self_loops(all_data_root):
+    from torch_geometric.datasets import WebKB
+
+    raw = WebKB(str(all_data_root), "texas")[0]
+    kept = load_dataset("texas", all_data_root, graph="as-loaded")
+    assert torch.equal(kept.edge_index, raw.edge_index)
+    assert not is_undirected(kept.edge_index) and contains_self_loops(kept.edge_index)
+    clean = load_dataset("texas", all_data_root)
+    assert is_undirected(clean.edge_index) and not contains_self_loops(clean.edge_index)
+    with pytest.raises(ValueError, match="graph: expected one of undirected, as-loaded"):
+        load_dataset("texas", all_data_root, graph="directed")

@@ -102,6 +102,16 @@ def test_g2_gate_by_hand_on_four_nodes():
     torch.testing.assert_close(tau[:, 0], torch.tanh(torch.tensor([1.0, 1.5, 1.0, 0.0, 0.0])))
 
 
+def test_g2_gate_on_a_directed_graph_with_a_self_loop_follows_the_authors():
+    # edges 0->1, 0->2, 1->2, 2->2 (a self-loop): the mean over the edges leaving each node,
+    # the self-loop adding 0 and counting, as the authors' scatter(..., edge_index[0])
+    edge_index = torch.tensor([[0, 0, 1, 2], [1, 2, 2, 2]])
+    y = torch.tensor([[0.0], [1.0], [3.0]])
+    tau = gradient_gate(y, edge_index, 2.0)
+    expected = torch.tanh(torch.tensor([(1 + 9) / 2, 4.0, 0.0]))
+    torch.testing.assert_close(tau[:, 0], expected)
+
+
 def test_g2_has_no_activation_on_the_logits_and_shares_its_layer():
     torch.manual_seed(0)
     x, edge_index = graph()

@@ -91,10 +91,11 @@ class Case:
         return abs(mean - self.published.mean) <= spread
 
 
-_WEBKB_NOTE = ("eamp trains on the undirected, self-loop-free graph; the authors' script on "
-               "PyG's directed WebKB graph (GraphSAGE then averages in-neighbours only)")
-_G2_SOURCE = ("Rusch et al. 2023 (ICLR), G2-GraphSAGE on the heterophilous sets, as quoted "
-              "in issue 14 (not checked against the paper's table here)")
+_WEBKB_NOTE = ("trained as the authors' script: on PyG's directed WebKB graph with its "
+               "self-loops (the preset's graph='as-loaded'); GraphSAGE averages in-neighbours, "
+               "the gate the edges leaving a node")
+_G2_SOURCE = ("Rusch et al. 2023 (ICLR), G2-GraphSAGE on the heterophilous sets; the means "
+              "match paperswithcode's record of the paper, the stds were not found")
 _GCNII_CORA = Published(85.5, None, "Chen et al. 2020 (ICML), Table 2 (GCNII, 64 layers); "
                         "the JAX port reports 85.73 ± 0.32, DGL's example 85.52 ± 0.28")
 _GCNII_CITESEER = Published(73.4, None, "Chen et al. 2020 (ICML), Table 2 (GCNII, 32 layers); "

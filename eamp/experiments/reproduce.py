@@ -223,8 +223,9 @@ def _init_worker(threads: int, counter: Any) -> None:
 
 @lru_cache(maxsize=8)
 def _dataset(name: str, data_dir: str | None, split: str,
-             normalize_features: bool):  # noqa: ANN202
-    return load_dataset(name, data_dir, split=split, normalize_features=normalize_features)
+             normalize_features: bool, graph: str):  # noqa: ANN202
+    return load_dataset(name, data_dir, split=split, normalize_features=normalize_features,
+                        graph=graph)
 
 
 def _train_job(job: tuple[RunSpec, str, int]) -> str:
@@ -245,7 +246,7 @@ def _train_one(job: tuple[RunSpec, str]) -> str:
     if _WORKER is not None:
         config = replace(config, device=worker_device(config.device, _WORKER))
     result = train(config, _dataset(config.dataset, config.data_dir, config.split,
-                                    config.normalize_features), progress=False)
+                                    config.normalize_features, config.graph), progress=False)
     result.to_json(path)
     return (f"{spec.label()}: {result.metric} val {result.val_score:.3f} test "
             f"{result.test_score:.3f} ({time.perf_counter() - start:.1f} s)")

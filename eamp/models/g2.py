@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
 from torch_geometric.nn import GATConv, GCNConv, SAGEConv
-from torch_geometric.utils import remove_self_loops, scatter
+from torch_geometric.utils import scatter
 
 from eamp.models.base import DeepGNN
 from eamp.models.gcn import EntropyPass
@@ -26,21 +26,26 @@ GAT_HEADS = 4  # the authors' GATConv(nhid, nhid, heads=4, concat=True)
 
 def gradient_gate(y: Tensor, edge_index: Tensor, p: float) -> Tensor:
     r"""G2's channel-wise rate :math:`\tau_i = \tanh\big(\frac{1}{|\mathcal{N}_i|}
-    \sum_{j \in \mathcal{N}_i} |y_i - y_j|^p\big)` (0 for an isolated node).
+    \sum_{j \in \mathcal{N}_i} |y_i - y_j|^p\big)` (0 for a node without edges).
+
+    As the authors' code: :math:`\mathcal{N}_i` are the edges leaving :math:`i` (rows of
+    ``edge_index[0]``), self-loops included (each adds 0 and counts in the mean). On an
+    undirected graph without self-loops, eamp's default, that is every neighbour once; on
+    a graph as loaded (``graph="as-loaded"``, e.g. PyG's directed WebKB) it is what they
+    trained with.
 
     Args:
         y (Tensor): ``[n, d]`` the gating layer's output.
-        edge_index (LongTensor): ``[2, E]`` edges; self-loops are ignored.
+        edge_index (LongTensor): ``[2, E]`` edges ``(i, j)``.
         p (float): the exponent :math:`p \ge 1`.
 
     Returns:
         Tensor ``[n, d]`` in :math:`[0, 1)`.
     """
-    edge_index, _ = remove_self_loops(edge_index)
     src, dst = edge_index
     # An [E, d] tensor, as in the reference implementation; G2 is a baseline here.
-    diff = (y[dst] - y[src]).abs().pow(p)
-    return torch.tanh(scatter(diff, dst, dim=0, dim_size=y.size(0), reduce="mean"))
+    diff = (y[src] - y[dst]).abs().pow(p)
+    return torch.tanh(scatter(diff, src, dim=0, dim_size=y.size(0), reduce="mean"))
 
 
 class G2(DeepGNN):

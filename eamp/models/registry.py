@@ -68,7 +68,7 @@ TRAINING_SPACE = (
 
 # What a preset may set: TrainConfig fields (the model's own options go in model_options).
 PRESET_KEYS = ("depth", "hidden", "epochs", "patience", "lr", "weight_decay", "dropout",
-               "normalize_features", "select", "split", "model_options")
+               "normalize_features", "select", "split", "graph", "model_options")
 
 
 @dataclass(frozen=True)
@@ -384,13 +384,14 @@ _GCNII_CHEN2020 = Preset(
 # defaults (tuned for Wisconsin; the paper reports G2-GraphSAGE): 6 layers of width 256, one
 # GraphSAGE layer that also gates, p 2.5, input dropout 0.5, dropout 0.1, Adam lr 0.003,
 # weight decay 0.01. Its loop runs 200 epochs (its "patience" ends the run at epoch 200) and
-# keeps the test accuracy at the best validation accuracy.
+# keeps the test accuracy at the best validation accuracy. Its data_handling.py trains on
+# PyG's WebKB graph as loaded: directed, with its self-loops (graph="as-loaded").
 _G2_RUSCH2023 = Preset(
     "g2-rusch2023", "G2-GraphSAGE as in its authors' heterophily script (6 layers, p 2.5)",
     "Rusch et al. 2023 (ICLR); github.com/tk-rusch/gradientgating "
     "heterophilic_graphs/run_GNN.py defaults",
     settings=dict(depth=6, hidden=256, lr=0.003, weight_decay=0.01, dropout=0.1, epochs=200,
-                  patience=200, select="val_metric",
+                  patience=200, select="val_metric", graph="as-loaded",
                   model_options={"conv": "sage", "gate_conv": False, "p": 2.5,
                                  "input_dropout": 0.5}),
 )
