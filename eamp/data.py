@@ -216,7 +216,8 @@ def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
             ) from error
         raise DatasetUnavailable(
             f"dataset {info.name}: the raw files are missing and could not be downloaded "
-            f"({type(error).__name__}: {error}). Put {', '.join(p.name for p in missing[:4])}"
+            f"({type(error).__name__}: {error}). Put "
+            f"{', '.join(os.path.relpath(os.path.normpath(p), folder) for p in missing[:4])}"
             f"{' ...' if len(missing) > 4 else ''} ({len(missing)} files) into {folder}, "
             f"or point --data-dir / EAMP_DATA_DIR at a folder laid out as PyG's {info.name} "
             "dataset expects."
