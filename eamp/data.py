@@ -228,7 +228,7 @@ def load_ogb(root: str | os.PathLike, name: str) -> Data:
     """An OGB node-property dataset (``ogbn-arxiv``, ``ogbn-products``) under ``root`` in
     OGB's own layout (``<root>/ogbn_arxiv/raw``, ``split/<kind>``, ``RELEASE_v1.txt``), through
     ``ogb``'s ``PygNodePropPredDataset`` (downloaded the OGB way if missing), with the official
-    split as masks. Its accuracy is OGB's ``Evaluator``'s (``tests/test_data.py`` checks that
+    split as masks. Its accuracy is OGB's ``Evaluator``'s (``tests/test_ogb.py`` checks that
     :func:`eamp.train.accuracy` equals it)."""
     try:
         from ogb.nodeproppred import PygNodePropPredDataset

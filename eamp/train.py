@@ -348,17 +348,18 @@ def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str,
             if key not in _WHERE and stored.get(key, defaults.get(key)) != value}
 
 
-def environment(device: torch.device, precision: str, sparse_input: bool | str
-                ) -> dict[str, Any]:
+def environment(device: torch.device, precision: str, sparse_input: bool | str,
+                cut_fraction: float | None = None) -> dict[str, Any]:
     """What a run's numbers depend on besides its config: a deep network's result moves
     with the summation order, which the device, the thread count and the deterministic
     flags set; the precision and a sparse input projection (``"per batch"`` in cluster
     batching) are recorded with them; cluster batching adds the share of cut edges."""
+    cut = {} if cut_fraction is None else {"cut_fraction": cut_fraction}
     return {"threads": torch.get_num_threads(),
             "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "cudnn_deterministic": torch.backends.cudnn.deterministic,
             "device": str(device), "device_name": device_name(device),
-            "precision": precision, "sparse_input": sparse_input}
+            "precision": precision, "sparse_input": sparse_input, **cut}
 
 
 def versions() -> dict[str, str]:
@@ -472,9 +473,10 @@ def train(
                 for s in splits],
         versions=versions(),
         num_parameters=splits[0].num_parameters,
-        environment={**environment(device, config.precision,
-                                   "per batch" if batches else features.layout != torch.strided),
-                     **({"cut_fraction": batches.cut_fraction()} if batches else {})},
+        environment=environment(
+            device, config.precision,
+            "per batch" if batches else features.layout != torch.strided,
+            batches.cut_fraction() if batches else None),
         layer_mad=np.mean([s.layer_mad for s in splits], axis=0).tolist(),
         layer_effective_rank=np.mean([s.layer_effective_rank for s in splits], axis=0).tolist(),
         metric=dataset_metric(config.dataset),
