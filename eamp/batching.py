@@ -44,7 +44,8 @@ def partition(edge_index: Tensor, num_nodes: int, num_parts: int, method: str = 
     """The part (``0 .. num_parts - 1``) of every node, as a ``[num_nodes]`` long tensor.
 
     Args:
-        edge_index (LongTensor): ``[2, E]`` undirected edges without self-loops.
+        edge_index (LongTensor): ``[2, E]`` edges (METIS sees them made undirected, without
+            self-loops).
         num_nodes (int): :math:`n`.
         num_parts (int): parts (>= 1, at most ``num_nodes``).
         method (str): ``"metis"`` (:func:`pymetis.part_graph`, few cut edges) or
@@ -66,10 +67,12 @@ def partition(edge_index: Tensor, num_nodes: int, num_parts: int, method: str = 
         return parts
     import numpy as np
     import pymetis
+    from torch_geometric.utils import remove_self_loops, to_undirected
 
-    edge_index = edge_index.cpu()
-    order = torch.argsort(edge_index[0] * num_nodes + edge_index[1])  # CSR by source
-    adjacent = edge_index[1, order].numpy().astype(np.int64)
+    # METIS takes a symmetric graph without self-loops (a graph "as loaded" may be neither);
+    # to_undirected also coalesces: rows sorted by source, as the CSR below needs
+    edge_index = to_undirected(remove_self_loops(edge_index.cpu())[0], num_nodes=num_nodes)
+    adjacent = edge_index[1].numpy().astype(np.int64)
     starts = torch.zeros(num_nodes + 1, dtype=torch.long)
     starts[1:] = torch.bincount(edge_index[0], minlength=num_nodes).cumsum(0)
     options = pymetis.Options(seed=seed)

@@ -39,6 +39,14 @@ def test_every_node_gets_one_part_and_the_cut_is_repeatable(method):
         assert int(sizes.max() - sizes.min()) <= 1
 
 
+def test_metis_takes_a_directed_graph_with_self_loops_as_its_undirected_graph():
+    edge_index, _ = _cliques(4, 6)
+    directed = edge_index[:, edge_index[0] < edge_index[1]]
+    loops = torch.arange(24).repeat(2, 1)
+    parts = partition(torch.cat([directed, loops], dim=1), 24, 4, "metis")
+    assert torch.equal(parts, partition(edge_index, 24, 4, "metis"))
+
+
 def test_metis_cuts_no_edge_between_disjoint_cliques():
     edge_index, members = _cliques(4, 6)
     parts = partition(edge_index, 24, 4, "metis")
