@@ -46,3 +46,28 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert main(argv) == 0  # studies hold their trials, runs are stored: nothing redone
     assert [p.stat().st_mtime_ns for p in sorted(tmp_path.rglob("result.json"))] == stamps
     assert main([*argv, "--cases", "nope"]) == 2
+
+
+def test_a_cell_not_selected_keeps_its_stored_runs_in_the_report(data_root, tmp_path,
+                                                                 monkeypatch):
+    """Rebuilding the report while running another cell must not mark a finished cell as
+    not run (it did: only the selected cells were read back)."""
+    from dataclasses import replace
+
+    from eamp.experiments import study
+
+    quick = STUDY_SUITES["entropy-quick"]
+    argv = ["benchmark", "--suite", "entropy-quick", "--out", str(tmp_path), "--data-dir",
+            str(data_root)]
+    assert main([*argv, "--seeds", "2"]) == 0
+    first = {(r["depth"], r["variant"]): r for r in csv.DictReader(
+        open(tmp_path / "study.csv"))}
+    two = replace(quick, cells=(*quick.cells, study.StudyCell("cora", 2, "gcn")), trials=1)
+    monkeypatch.setitem(study.STUDY_SUITES, "entropy-quick", two)
+    assert main([*argv, "--cases", "cora L2 gcn"]) == 0
+    rows = {(r["depth"], r["variant"]): r for r in csv.DictReader(
+        open(tmp_path / "study.csv"))}
+    assert rows[("2", "tuned")]["n"] == "2"
+    for key, row in first.items():  # the L3 cell and its proposal rows, read back unchanged
+        assert rows[key] == row
+    assert "Not run in this output folder" not in (tmp_path / "report.md").read_text()

@@ -197,6 +197,38 @@ def _verdict(low: float, high: float) -> str:
     return "no difference"
 
 
+def _stored(cell: StudyCell, models: tuple[str, ...], out: Path
+            ) -> dict[str, Any] | None:
+    """The tuned configurations an earlier invocation left for ``cell`` in ``out`` (None
+    unless every model of the cell has one)."""
+    found = {}
+    for model in models:
+        best = out / "tune" / f"{cell.dataset}-L{cell.depth}" / model / "best.json"
+        if not best.exists():
+            return None
+        found[model] = json.loads(best.read_text())["config"]
+    return found
+
+
+def _variants(cell: StudyCell, entropic: str, tuned: dict[str, Any], suite: StudySuite,
+              n: int, label: str) -> list[tuple[str, list[Any], list[Any]]]:
+    """The pairs of run lists a cell compares: the tuned pair, then for entropic GCN in a
+    proposals cell each open proposal against the tuned entropic model."""
+    base_runs = _runs(tuned[cell.backbone], n, label)
+    entropic_runs = _runs(tuned[entropic], n, label)
+    variants = [("tuned", base_runs, entropic_runs)]
+    if cell.backbone == "gcn" and (cell.dataset, cell.depth) in suite.proposals:
+        options = tuned[entropic]["model_options"]
+        for variant, slug, change in (
+                ("adaptive lambda", "adaptive", {"schedule": "adaptive"}),
+                ("gradient through the step", "through", {"detach": False})):
+            if all(options.get(k) == v for k, v in change.items()):
+                continue  # the tuned configuration already has it
+            changed = {**tuned[entropic], "model_options": {**options, **change}}
+            variants.append((variant, entropic_runs, _runs(changed, n, f"{label}-{slug}")))
+    return variants
+
+
 def _matches(name: str, pattern: str, suite: StudySuite) -> bool:
     """A pattern that names a cell exactly selects that cell only; otherwise every cell
     whose name contains it."""
@@ -230,23 +262,14 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
         selected = not cases or any(_matches(cell.name, c, suite) for c in cases)
         entropic = entropic_version(cell.backbone)
         label = f"study-{name}"
-        variants: list[tuple[str, list[Any], list[Any]]] = []
         if selected:
-            tuned = {m: _tuned(cell, m, suite, out, workers, data_dir, device, precision)
-                     for m in (cell.backbone, entropic)}
-            base_runs = _runs(tuned[cell.backbone], n, label)
-            entropic_runs = _runs(tuned[entropic], n, label)
-            variants.append(("tuned", base_runs, entropic_runs))
-            if cell.backbone == "gcn" and (cell.dataset, cell.depth) in suite.proposals:
-                options = tuned[entropic]["model_options"]
-                for variant, slug, change in (
-                        ("adaptive lambda", "adaptive", {"schedule": "adaptive"}),
-                        ("gradient through the step", "through", {"detach": False})):
-                    if all(options.get(k) == v for k, v in change.items()):
-                        continue  # the tuned configuration already has it
-                    changed = {**tuned[entropic], "model_options": {**options, **change}}
-                    variants.append((variant, entropic_runs,
-                                     _runs(changed, n, f"{label}-{slug}")))
+            tuned: dict[str, Any] | None = {
+                m: _tuned(cell, m, suite, out, workers, data_dir, device, precision)
+                for m in (cell.backbone, entropic)}
+        else:  # not run now: report what an earlier invocation stored
+            tuned = _stored(cell, (cell.backbone, entropic), out)
+        variants = _variants(cell, entropic, tuned, suite, n, label) if tuned else []
+        if selected:
             run_all([s for _, a, b in variants for s in a + b], out, workers=workers,
                     force=force, executor=executor)
         for variant, base_runs, entropic_runs in variants:
