@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
-__all__ = ["DATASETS", "GRAPHS", "METRICS", "SPLITS", "SYNTHETIC", "DatasetInfo",
-           "DatasetUnavailable", "check_dataset", "data_root", "dataset_metric", "dataset_names"]
+__all__ = ["DATASETS", "GRAPHS", "LCC_SPLITS", "METRICS", "OPTIMIZERS", "SPLITS", "SYNTHETIC",
+           "DatasetInfo", "DatasetUnavailable", "check_dataset", "data_root", "dataset_metric",
+           "dataset_names"]
 
 # Planetoid's splits: the public one, the ten 60/20/20 splits of Geom-GCN, and GRAND's: the
 # largest connected component with 20 training nodes per class drawn from 1500 development
-# nodes (the rest of them validate), every other node tested (Chamberlain et al. 2021)
+# nodes (the rest of them validate), every other node tested (Chamberlain et al. 2021), drawn
+# anew for each of LCC_SPLITS splits
 SPLITS = ("public", "geom-gcn", "lcc-random")
+LCC_SPLITS = 10
 SYNTHETIC = ("grid", "csbm")
 # what a dataset's results are scored by: accuracy, or ROC AUC of the positive class for the
 # binary, imbalanced sets whose paper reports it (Platonov et al., ICLR 2023, Table 2)
@@ -31,6 +34,8 @@ METRICS = ("accuracy", "roc_auc")
 # theorem assumes; the default), or as the dataset class loads it, edge directions and
 # self-loops kept (what G2's authors trained on for WebKB)
 GRAPHS = ("undirected", "as-loaded")
+# torch.optim's optimizers a run may train with (GRAND's authors train Cora with Adamax)
+OPTIMIZERS = ("adam", "adamax")
 
 
 class DatasetUnavailable(RuntimeError):

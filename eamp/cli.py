@@ -92,7 +92,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
                         help="message-passing layers (linear encoders/decoders not counted)")
     parser.add_argument("--hidden", type=_positive_int, help="width (default 256)")
     parser.add_argument("--seed", type=int, help="seed (default 0)")
-    from eamp.catalog import SPLITS
+    from eamp.catalog import OPTIMIZERS, SPLITS
 
     parser.add_argument("--split", choices=SPLITS,
                         help="Planetoid split: public, the ten geom-gcn splits, or GRAND's "
@@ -121,6 +121,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
                         "(default metis)")
     parser.add_argument("--epochs", type=_positive_int, help="at most this many epochs")
     parser.add_argument("--patience", type=_positive_int, help="early-stopping patience")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS,
+                        help="torch.optim's Adam or Adamax (default adam)")
     parser.add_argument("--select", choices=["val_metric", "val_loss"],
                         help="keep the epoch with the best validation score in the dataset's "
                         "metric (accuracy, or ROC AUC on minesweeper and tolokers) or the "
@@ -176,7 +178,7 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     settings.pop("device", None)
     for key in ("hidden", "seed", "split", "split_index", "data_dir", "lr", "weight_decay",
                 "dropout", "epochs", "patience", "device", "precision", "select", "batching",
-                "graph", "num_parts", "parts_per_batch", "partition"):
+                "graph", "num_parts", "parts_per_batch", "partition", "optimizer"):
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value

@@ -19,6 +19,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 from eamp.catalog import (
     DATASETS,
     GRAPHS,
+    LCC_SPLITS,
     SPLITS,
     SYNTHETIC,
     DatasetInfo,
@@ -116,7 +118,8 @@ def load_dataset(
         name (str): one of :func:`dataset_names` (case-insensitive).
         root (path, optional): the data root (see the module's docs).
         split (str): ``"public"``, ``"geom-gcn"`` (the ten 60/20/20 splits) or
-            ``"lcc-random"`` (GRAND's: see :func:`lcc_random_split`); Cora and CiteSeer
+            ``"lcc-random"`` (GRAND's random splits of the largest component, ten of them:
+            see :func:`lcc_random_split`); Cora and CiteSeer
             only. Other datasets come with their own splits. (default: ``"public"``)
         normalize_features (bool): scale each feature row to sum 1. (default: ``False``)
         seed (int): seed of the synthetic graphs. (default: ``0``)
@@ -255,30 +258,35 @@ def load_ogb(root: str | os.PathLike, name: str) -> Data:
     return Data(x=graph.x, y=graph.y.view(-1).long(), edge_index=graph.edge_index, **masks)
 
 
-def lcc_random_split(data: Data, seed: int = 12345, development: int = 1500,
-                     per_class: int = 20) -> Data:
-    """GRAND's protocol (Chamberlain et al. 2021; ``set_train_val_test_split`` of
-    github.com/twitter-research/graph-neural-pde, which fixes ``seed`` 12345): the largest
-    connected component (PyG's :class:`~torch_geometric.transforms.LargestConnectedComponents`,
-    nodes kept in their order), ``development`` nodes drawn at random, ``per_class`` of each
-    class among them for training, the rest of them for validation, every other node for
-    testing. The draws repeat the authors' NumPy calls, so the split is theirs."""
+def lcc_random_split(data: Data, seeds: Sequence[int] = tuple(range(LCC_SPLITS)),
+                     development: int = 1500, per_class: int = 20) -> Data:
+    """GRAND's protocol (Chamberlain et al. 2021; github.com/twitter-research/graph-neural-pde,
+    ``src/data.py`` and ``src/run_GNN.py``): the largest connected component (PyG's
+    :class:`~torch_geometric.transforms.LargestConnectedComponents`, nodes kept in their
+    order), and per split ``development`` nodes drawn at random, ``per_class`` of each class
+    among them for training, the rest of them for validation, every other node for testing.
+    The authors draw a new split for every run (``set_train_val_test_split`` with a seed from
+    ``np.random.randint(0, 1000)``); eamp fixes the seeds, one split per entry of ``seeds``
+    (the masks' columns, as the geom-gcn splits), each drawn with the authors' NumPy calls."""
     from torch_geometric.transforms import LargestConnectedComponents
 
     data = LargestConnectedComponents()(data)
     n = data.num_nodes
-    rng = np.random.RandomState(seed)
-    dev = rng.choice(n, development, replace=False)
-    rng = np.random.RandomState(seed)
     labels = data.y.numpy()
-    train = np.concatenate([rng.choice(dev[labels[dev] == c], per_class, replace=False)
-                            for c in range(int(labels.max()) + 1)])
-    masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
-    masks[0][torch.from_numpy(train)] = True
-    masks[1][torch.from_numpy(dev)] = True
+    masks = [torch.zeros(n, len(seeds), dtype=torch.bool) for _ in range(3)]
+    for column, seed in enumerate(seeds):
+        rng = np.random.RandomState(seed)
+        dev = rng.choice(n, development, replace=False)
+        rng = np.random.RandomState(seed)
+        train = np.concatenate([rng.choice(dev[labels[dev] == c], per_class, replace=False)
+                                for c in range(int(labels.max()) + 1)])
+        masks[0][torch.from_numpy(train), column] = True
+        masks[1][torch.from_numpy(dev), column] = True
+        masks[2][:, column] = True
+        masks[2][torch.from_numpy(dev), column] = False
     masks[1] &= ~masks[0]
-    masks[2][:] = True
-    masks[2][torch.from_numpy(dev)] = False
+    if len(seeds) == 1:
+        masks = [m[:, 0] for m in masks]
     data.train_mask, data.val_mask, data.test_mask = masks
     return data
 

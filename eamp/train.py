@@ -26,6 +26,7 @@ from torch_geometric.data import Data
 
 import eamp
 from eamp.batching import BATCHING, PARTITIONS, Batches, partition
+from eamp.catalog import OPTIMIZERS
 from eamp.data import (
     GRAPHS,
     SPLITS,
@@ -74,7 +75,9 @@ class TrainConfig:
         hidden (int): width. (default: ``256``)
         epochs, patience (int, optional): at most ``epochs``; stop after ``patience``
             epochs without a better validation accuracy.
-        lr, weight_decay, dropout (float, optional): Adam's and the model's.
+        lr, weight_decay, dropout (float, optional): the optimizer's and the model's.
+        optimizer (str): ``"adam"`` or ``"adamax"`` (``torch.optim``'s). (default:
+            ``"adam"``)
         seed (int): seeds torch, numpy and random. (default: ``0``)
         split (str): ``"public"`` or ``"geom-gcn"``. (default: ``"public"``)
         split_index (int or "all"): which fixed split to train on, or all of them in turn.
@@ -136,6 +139,7 @@ class TrainConfig:
     parts_per_batch: int = 1
     partition: str = "metis"
     graph: str = "undirected"
+    optimizer: str = "adam"
 
     @classmethod
     def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
@@ -188,6 +192,9 @@ class TrainConfig:
                 raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout}")
         if self.split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {self.split!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
         if self.select not in SELECT:
             raise ValueError(f"select: expected one of {', '.join(SELECT)}, got "
                              f"{self.select!r}")
@@ -408,7 +415,7 @@ def train(
     on_epoch: EpochCallback | None = None,
     log_every: int = 0,
 ) -> RunResult:
-    """Trains ``config.model`` on ``config.dataset`` with Adam, full batch.
+    """Trains ``config.model`` on ``config.dataset`` with ``config.optimizer``, full batch.
 
     Every epoch evaluates on the validation split; the parameters of the epoch chosen by
     ``config.select`` (the best validation score in the dataset's metric, or the lowest
@@ -537,11 +544,13 @@ def _build(config: TrainConfig, data: Data) -> DeepGNN:
                        **config.model_options)
 
 
-def _optimizer(model: DeepGNN, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def _optimizer(model: DeepGNN, name: str, lr: float, weight_decay: float
+               ) -> torch.optim.Optimizer:
+    kind = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}[name]
     groups = model.param_groups(weight_decay) if hasattr(model, "param_groups") else None
     if groups is None:
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    return torch.optim.Adam(groups, lr=lr)
+        return kind(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return kind(groups, lr=lr)
 
 
 def _logits(model: DeepGNN, data: Data, x: Tensor, batches: Batches | None) -> Tensor:
@@ -568,7 +577,7 @@ def _train_split(
     device = data.x.device
     train_mask, val_mask, test_mask = split_masks(data, index)
     model = _build(config, data).to(device).set_checkpointing(config.checkpoint)
-    optimizer = _optimizer(model, config.lr, config.weight_decay)
+    optimizer = _optimizer(model, config.optimizer, config.lr, config.weight_decay)
     scaler = grad_scaler(device, config.precision)
     y = data.y
     # the batches of one epoch: the whole graph, or random groups of parts (own generator:

@@ -57,7 +57,24 @@ def test_the_kept_epoch_is_the_one_the_selection_names(select):
     assert result.metric == "accuracy" and result.val_score == result.best_val_acc
 
 
+@pytest.mark.parametrize("name, kind", [("adam", torch.optim.Adam),
+                                         ("adamax", torch.optim.Adamax)])
+def test_the_optimizer_is_the_one_named_and_recorded(name, kind, monkeypatch):
+    built = []
+    original = kind.__init__
+
+    def spy(self, *args, **kwargs):
+        built.append(type(self))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(kind, "__init__", spy)
+    result = train(_tiny_graph_config(optimizer=name), progress=False)
+    assert built == [kind] and result.config["optimizer"] == name
+
+
 def test_select_and_preset_are_checked_when_built():
+    with pytest.raises(ValueError, match="optimizer: expected one of adam, adamax, got 'sgd'"):
+        _tiny_graph_config(optimizer="sgd")
     with pytest.raises(ValueError, match="select: expected one of val_metric, val_loss"):
         _tiny_graph_config(select="val_acc")
     with pytest.raises(ValueError, match="preset: gcnii-chen2020 is a preset of gcnii"):

@@ -131,20 +131,33 @@ def test_a_read_only_data_folder_is_read_in_place(tmp_path, data_root, monkeypat
 
 
 def test_lcc_random_split_is_grands_split_of_the_largest_component(data_root):
+    import numpy as np
     from scipy.sparse.csgraph import connected_components
     from torch_geometric.utils import to_scipy_sparse_matrix
+
+    from eamp.catalog import LCC_SPLITS
+    from eamp.data import lcc_random_split, split_masks
 
     data = load_dataset("cora", data_root, split="lcc-random")
     count, _ = connected_components(to_scipy_sparse_matrix(data.edge_index,
                                                            num_nodes=data.num_nodes))
     assert count == 1 and data.num_nodes == 2485  # Cora's largest component
-    train, val, test = data.train_mask, data.val_mask, data.test_mask
-    assert int(train.sum()) == 7 * 20 and int((train | val).sum()) == 1500
-    assert not (train & val).any() and not ((train | val) & test).any()
-    assert bool((train | val | test).all())
-    assert torch.bincount(data.y[train]).tolist() == [20] * 7
+    assert data.train_mask.shape == (2485, LCC_SPLITS) == data.test_mask.shape
+    for index in range(LCC_SPLITS):
+        train, val, test = split_masks(data, index)
+        assert int(train.sum()) == 7 * 20 and int((train | val).sum()) == 1500
+        assert not (train & val).any() and not ((train | val) & test).any()
+        assert bool((train | val | test).all())
+        assert torch.bincount(data.y[train]).tolist() == [20] * 7
+        # the authors' draws (set_train_val_test_split) with this split's seed
+        rng = np.random.RandomState(index)
+        dev = rng.choice(2485, 1500, replace=False)
+        assert torch.equal(torch.where(train | val)[0], torch.from_numpy(np.sort(dev)))
+    assert not torch.equal(data.train_mask[:, 0], data.train_mask[:, 1])  # drawn anew
     again = load_dataset("cora", data_root, split="lcc-random")
-    assert torch.equal(again.train_mask, train)  # a fixed split (seed 12345)
+    assert torch.equal(again.train_mask, data.train_mask)  # fixed seeds 0..9
+    one = lcc_random_split(load_dataset("cora", data_root), seeds=(12345,))
+    assert one.train_mask.dim() == 1 and int(one.train_mask.sum()) == 140
     with pytest.raises(ValueError, match="'lcc-random' applies to cora and citeseer"):
         load_dataset("texas", data_root, split="lcc-random")
 

@@ -52,6 +52,70 @@ def test_attention_is_row_stochastic_and_the_field_is_exact():
         expected)
 
 
+def _dense_scores(func: AttentionDiffusion, h: torch.Tensor, edges: torch.Tensor,
+                  n: int) -> torch.Tensor:
+    """Per head, the scaled dot products on the edges and self-loops, dense, -inf elsewhere:
+    a brute-force definition with a Python loop over heads."""
+    keys, queries = func.key(h), func.query(h)
+    width = keys.size(1) // func.heads
+    mask = torch.eye(n, dtype=torch.bool)
+    mask[edges[1], edges[0]] = True  # row: target, column: source
+    out = []
+    for k in range(func.heads):
+        part = slice(k * width, (k + 1) * width)
+        dense = keys[:, part] @ queries[:, part].t() / width**0.5
+        out.append(dense.masked_fill(~mask, float("-inf")))
+    return torch.stack(out), mask
+
+
+@pytest.mark.parametrize("normalization", ["softmax", "squareplus"])
+@pytest.mark.parametrize("axis", ["target", "source"])
+def test_multi_head_attention_is_the_authors_definition(normalization, axis):
+    x, edge_index = graph()
+    n = 25
+    model = build_model("grand", 6, 3, 2, hidden_channels=8, key_channels=8, heads=4,
+                        normalization=normalization, axis=axis, source=True,
+                        output_relu=True).double()
+    with torch.no_grad():  # a learned scale and source term away from their zero start
+        model.func.alpha.fill_(0.3)
+        model.func.beta.fill_(-0.7)
+    func: AttentionDiffusion = model.func
+    h = model.encoder(x)
+    pattern = model._attention_pattern(edge_index, n)
+    attention = func.attention(h, pattern).to_dense()
+    scores, mask = _dense_scores(func, h, edge_index, n)
+    dim = 2 if axis == "target" else 1  # normalise over a target's row or a source's column
+    if normalization == "softmax":
+        weights = scores.softmax(dim)
+    else:  # squareplus of the scores less their largest, over all heads and edges
+        shifted = scores - scores[:, mask].max()
+        weights = torch.where(mask, (shifted + (shifted**2 + 4).sqrt()) / 2, 0.0)
+        weights = weights / weights.sum(dim, keepdim=True)
+    torch.testing.assert_close(attention, weights.mean(0))
+    torch.testing.assert_close(attention.sum(dim - 1), torch.ones(n, dtype=torch.float64))
+    x0 = torch.randn(n, 8, dtype=torch.float64)
+    expected = torch.sigmoid(torch.tensor(0.3)) * (attention @ h - h) - 0.7 * x0
+    torch.testing.assert_close(
+        func(torch.tensor(0.0), h, pattern=pattern, attention=func.attention(h, pattern),
+             x0=x0), expected.double())
+
+
+def test_constant_init_starts_with_uniform_attention_and_the_source_at_zero():
+    x, edge_index = graph()
+    torch.manual_seed(0)
+    model = build_model("grand", 6, 3, 2, hidden_channels=8, key_channels=8, heads=2,
+                        axis="source", source=True, constant_init=True).double()
+    assert model.func.alpha.item() == model.func.beta.item() == 0.0
+    assert model.func.key.bias is not None
+    weight = model.func.key.weight  # set in float32, then cast
+    torch.testing.assert_close(weight, torch.full_like(weight, 1e-5), rtol=1e-6, atol=0)
+    pattern = model._attention_pattern(edge_index, 25)
+    attention = model.func.attention(model.encoder(x), pattern).to_dense()
+    degree = (attention > 0).sum(0)  # each source's edges and its self-loop
+    # uniform up to the 1e-5 weights' share of the scores (PyTorch's init: 0.04 off here)
+    torch.testing.assert_close(attention, (attention > 0).double() / degree, atol=1e-4, rtol=0)
+
+
 def test_solvers_and_adjoint_agree_within_tolerance():
     x, edge_index = graph()
     torch.manual_seed(0)
@@ -159,6 +223,14 @@ def test_bad_options():
         build_model("grand", 6, 3, 2, variant="x")
     with pytest.raises(ValueError, match="temperature"):
         build_model("entropic_grand", 6, 3, 2, temperature=-1.0)
+    with pytest.raises(ValueError, match="heads: expected an integer >= 1 dividing"):
+        build_model("grand", 6, 3, 2, hidden_channels=8, heads=3)
+    with pytest.raises(ValueError, match="normalization"):
+        build_model("grand", 6, 3, 2, normalization="sparsemax")
+    with pytest.raises(ValueError, match="axis"):
+        build_model("entropic_grand", 6, 3, 2, axis="both")
+    with pytest.raises(ValueError, match="source: expected"):
+        build_model("grand", 6, 3, 2, source="yes")
 
 
 def test_grand_on_cora_reaches_078(data_root):

@@ -92,6 +92,8 @@ def test_cli_train_writes_a_valid_result(tmp_path, data_root, capsys):
          "gcn does not take temperature"),
         (["--model", "entropic_gcn", "--dataset", "cora", "--depth", "2", "--temperature",
           "0"], "temperature"),
+        (["--model", "gcn", "--dataset", "cora", "--depth", "2", "--optimizer", "sgd"],
+         "--optimizer: invalid choice: 'sgd'"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, args, message, capsys):
