@@ -96,7 +96,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
 
     parser.add_argument("--split", choices=SPLITS,
                         help="Planetoid split: public, the ten geom-gcn splits, or GRAND's "
-                        "lcc-random (default public)")
+                        "ten random splits of the largest component, lcc-random (default "
+                        "public)")
     parser.add_argument("--split-index",
                         help="which fixed split to train on, or 'all' (default 0)")
     parser.add_argument("--data-dir", help="data root (default $EAMP_DATA_DIR, else the cache)")
