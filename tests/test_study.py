@@ -40,6 +40,19 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     report = (tmp_path / "report.md").read_text()
     assert "not a result" in report and "In plain words" in report
     assert (tmp_path / "depth_cora.png").exists()
+    assert (tmp_path / "layers_cora_L3_gcn.png").exists()
+    with open(tmp_path / "layers.csv") as handle:
+        layers = list(csv.DictReader(handle))
+    # input and 3 layers of both models, each the mean over the 2 paired runs' result.json
+    assert [(r["model"], r["layer"]) for r in layers] == [
+        (m, str(k)) for m in ("gcn", "entropic_gcn") for k in range(4)]
+    from eamp.train import read_result
+
+    runs = [read_result(p) for p in sorted(tmp_path.rglob("result.json"))
+            if "/gcn/" in str(p) and "study-entropy-quick/" in str(p)]
+    assert len(runs) == 2
+    assert float(layers[3]["mad"]) == pytest.approx(
+        sum(r["layer_mad"][3] for r in runs) / 2)
     results = sorted(tmp_path.rglob("result.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
     capsys.readouterr()

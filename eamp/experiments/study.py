@@ -178,6 +178,62 @@ COLUMNS = ("dataset", "depth", "backbone", "variant", "metric", "n", "base_mean"
            "entropic_erank")
 
 
+LAYER_COLUMNS = ("dataset", "depth", "backbone", "model", "layer", "n", "energy", "mad",
+                 "effective_rank")
+_LAYER_KEYS = {"energy": "layer_energy", "mad": "layer_mad",
+               "effective_rank": "layer_effective_rank"}
+
+
+def _layer_rows(cell: StudyCell, out: Path, runs: dict[str, list[Any]]
+                ) -> list[dict[str, Any]]:
+    """Tidy rows of the layer-wise measures of each model of a cell, mean over its runs
+    (layer 0: the input features)."""
+    from eamp.train import read_result
+
+    rows = []
+    for model, specs in runs.items():
+        results = [read_result(out / spec.relpath) for spec in specs]
+        results = [r for r in results if all(r.get(key) for key in _LAYER_KEYS.values())]
+        if not results:
+            continue
+        for layer in range(min(len(r["layer_energy"]) for r in results)):
+            row = {"dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
+                   "model": model, "layer": layer, "n": len(results)}
+            for name, key in _LAYER_KEYS.items():
+                row[name] = sum(r[key][layer] for r in results) / len(results)
+            rows.append(row)
+    return rows
+
+
+def _plot_layers(layers: list[dict[str, Any]], out: Path) -> None:
+    """Per cell, energy, MAD and effective rank against the layer, base and entropic."""
+    from eamp.experiments.report import color, label, pyplot
+
+    plt = pyplot()
+    cells = dict.fromkeys((r["dataset"], r["depth"], r["backbone"]) for r in layers)
+    for dataset, depth, backbone in cells:
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+        mine = [r for r in layers if (r["dataset"], r["depth"], r["backbone"])
+                == (dataset, depth, backbone)]
+        for model in dict.fromkeys(r["model"] for r in mine):
+            curve = [r for r in mine if r["model"] == model]
+            for ax, name in zip(axes, _LAYER_KEYS, strict=True):
+                ax.plot([r["layer"] for r in curve], [r[name] for r in curve],
+                        label=label(model), color=color(model),
+                        ls="-" if model == backbone else "--")
+        for ax, name in zip(axes, ("Dirichlet energy", "MAD", "effective rank"),
+                            strict=True):
+            ax.set_xlabel("layer")
+            ax.set_title(name)
+            ax.grid(True, alpha=0.3)
+        axes[0].set_yscale("symlog", linthresh=1e-6)
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"{dataset}, {depth} layers: {backbone} vs entropic (mean over runs)")
+        fig.tight_layout()
+        fig.savefig(out / f"layers_{dataset}_L{depth}_{backbone}.png", dpi=110)
+        plt.close(fig)
+
+
 def _scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]:
     from eamp.train import read_result
 
@@ -258,6 +314,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     n = count or suite.count
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    layers: list[dict[str, Any]] = []
     for cell in suite.cells:
         selected = not cases or any(_matches(cell.name, c, suite) for c in cases)
         entropic = entropic_version(cell.backbone)
@@ -281,6 +338,9 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
             a_scores, a_last = _scores(out, [a for a, _ in pairs])
             b_scores, b_last = _scores(out, [b for _, b in pairs])
             diff, low, high = paired_interval(a_scores, b_scores)
+            if variant == "tuned":
+                layers += _layer_rows(cell, out, {cell.backbone: [a for a, _ in pairs],
+                                                  entropic: [b for _, b in pairs]})
             rows.append({
                 "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
                 "variant": variant if variant == "tuned" else f"{variant} (vs tuned entropic)",
@@ -302,7 +362,9 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                          "metric": dataset_metric(cell.dataset), "n": 0,
                          "verdict": "not run"})
     write_csv(out / "study.csv", rows, COLUMNS)
+    write_csv(out / "layers.csv", layers, LAYER_COLUMNS)
     _plot(rows, out)
+    _plot_layers(layers, out)
     report = out / "report.md"
     write_text_atomic(report, _report(name, suite, rows, time.perf_counter() - started))
     return report
@@ -387,6 +449,8 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
     if not_run:
         lines.append(f"- Not run in this output folder: {'; '.join(not_run)}.")
     lines += ["", "Figures: `depth_<dataset>.png` (test score against depth, base solid, "
-              "entropic dashed, ± std bands). Data: `study.csv`; runs under `runs/`, studies "
-              "under `tune/`.", ""]
+              "entropic dashed, ± std bands) and `layers_<dataset>_L<depth>_<backbone>.png` "
+              "(energy, MAD and effective rank layer by layer, mean over the runs). Data: "
+              "`study.csv`, `layers.csv` (the layer-wise measures as tidy rows); runs under "
+              "`runs/`, studies under `tune/`.", ""]
     return "\n".join(lines)
