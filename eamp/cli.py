@@ -509,7 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True, choices=[*suite_names(), *STUDY_SUITES],
                    help="fidelity: the published cases; fidelity-quick: a few-minute subset; "
                    "entropy: each backbone against its entropic version, tuned alike "
-                   "(entropy-core: the cells a small machine can run; entropy-quick: tests)")
+                   "(entropy-core: the cells a small machine can run; entropy-gcnii-paper: "
+                   "GCNII as its paper ran it against entropic GCNII with the same settings "
+                   "and its entropy parameters tuned; entropy-quick*: tests)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder of runs/, benchmark.csv and benchmark.md (resumed)")
     p.add_argument("--seeds", type=_positive_int, metavar="N",

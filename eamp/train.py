@@ -145,7 +145,9 @@ class TrainConfig:
     def from_preset(cls, preset: str, dataset: str, **settings: Any) -> TrainConfig:
         """The settings of ``preset`` (see :func:`~eamp.models.registry.get_preset`) for
         ``dataset``; ``settings`` replace the preset's (``model_options`` are merged) and
-        must give ``depth`` where the preset does not."""
+        must give ``depth`` where the preset does not. ``model`` may name the entropic
+        version of the preset's model: its backbone's settings with its own entropy
+        options."""
         spec, found = get_preset(preset)
         base = found.for_dataset(dataset)
         options = {**base.pop("model_options"), **settings.pop("model_options", {})}
@@ -219,7 +221,8 @@ class TrainConfig:
                              f"({self.num_parts}), got {self.parts_per_batch}")
         if self.preset is not None:
             owner, found = get_preset(self.preset)
-            if owner.name != spec.name:
+            # an entropic version may train with its backbone's published settings
+            if owner.name not in (spec.name, spec.entropic_of):
                 raise ValueError(f"preset: {found.name} is a preset of {owner.name}, not of "
                                  f"{spec.name}")
             checked["preset"] = found.name

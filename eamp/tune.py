@@ -49,11 +49,14 @@ JOURNAL_GRACE = 5
 LOCK_TIMEOUT = 30
 
 
-def suggest(trial: Trial, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Samples ``model``'s search space (:attr:`~eamp.models.ModelSpec.search_space`):
-    (training settings, model options)."""
+def suggest(trial: Trial, model: str, only: tuple[str, ...] | None = None
+            ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Samples ``model``'s search space (:attr:`~eamp.models.ModelSpec.search_space`), or
+    the parameters of it named in ``only``: (training settings, model options)."""
     training, options = {}, {}
     for p in get_model_spec(model).search_space:
+        if only is not None and p.name not in only:
+            continue
         if p.choices is not None:
             value = trial.suggest_categorical(p.name, list(p.choices))
         elif p.integer:
@@ -75,6 +78,9 @@ class TuneConfig:
         workers (int): local processes on the same study. (default: ``1``)
         seeds (int): seeds averaged per trial (a multi-split dataset with
             ``split_index="all"`` averages over its splits instead). (default: ``1``)
+        only (tuple of str, optional): search only these parameters of the model's search
+            space; every other setting is the base's (e.g. the entropy's parameters on top
+            of a preset). (default: the whole space)
     """
 
     base: TrainConfig
@@ -83,6 +89,16 @@ class TuneConfig:
     study: str | None = None
     workers: int = 1
     seeds: int = 1
+    only: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.only is not None:
+            names = [p.name for p in get_model_spec(self.base.model).search_space]
+            unknown = [name for name in self.only if name not in names]
+            if unknown or not self.only:
+                raise ValueError(f"only: expected names from {self.base.model}'s search "
+                                 f"space ({', '.join(names)}), got {list(self.only)!r}")
+            object.__setattr__(self, "only", tuple(self.only))
 
     def study_name(self) -> str:
         b = self.base
@@ -194,7 +210,7 @@ def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None
         trial.set_user_attr("run", run)
         if on_start is not None:
             on_start()
-        training, options = suggest(trial, base.model)
+        training, options = suggest(trial, base.model, config.only)
         trial_config = replace(base, **training,
                                model_options={**base.model_options, **options})
         vals, tests = [], []

@@ -79,6 +79,11 @@ def test_select_and_preset_are_checked_when_built():
         _tiny_graph_config(select="val_acc")
     with pytest.raises(ValueError, match="preset: gcnii-chen2020 is a preset of gcnii"):
         TrainConfig("gcn", "cora", 2, preset="gcnii-chen2020")
+    # an entropic version may take its backbone's preset, no other model may
+    entropic = TrainConfig.from_preset("gcnii-chen2020", "cora", model="entropic_gcnii")
+    assert entropic.model == "entropic_gcnii" and entropic.depth == 64
+    with pytest.raises(ValueError, match="preset: gcnii-chen2020 is a preset of gcnii"):
+        TrainConfig("entropic_gcn", "cora", 2, preset="gcnii-chen2020")
     with pytest.raises(ValueError, match="preset: unknown name 'nope'"):
         TrainConfig.from_preset("nope", "cora")
     with pytest.raises(ValueError, match="depth: preset gcnii-chen2020 sets no depth for texas"):

@@ -77,3 +77,36 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     for key, row in first.items():  # the L3 cell and its proposal rows, read back unchanged
         assert again[key] == row
     assert "Not run in this output folder" not in (tmp_path / "report.md").read_text()
+
+
+def test_a_preset_suite_runs_the_backbone_as_published_and_tunes_only_the_entropy(
+        data_root, tmp_path):
+    import optuna
+
+    from eamp.experiments.study import entropy_parameters
+    from eamp.models.registry import get_preset
+    from eamp.train import read_result
+
+    argv = ["benchmark", "--suite", "entropy-quick-preset", "--out", str(tmp_path),
+            "--data-dir", str(data_root)]
+    assert main(argv) == 0
+    searched = entropy_parameters("gcnii")
+    assert "entropy_weight" in searched and "alpha" not in searched and "lr" not in searched
+    folder = tmp_path / "tune" / "cora-L3"
+    assert [p.name for p in folder.iterdir()] == ["entropic_gcnii-gcnii-chen2020"]  # GCNII: none
+    study = optuna.load_study(study_name="entropic_gcnii-gcnii-chen2020-cora-L3",
+                              storage=f"sqlite:///{folder / 'entropic_gcnii-gcnii-chen2020'}"
+                                      "/study.db")
+    assert all(set(t.params) <= set(searched) for t in study.trials)
+    published = get_preset("gcnii-chen2020")[1].for_dataset("cora")
+    results = [read_result(p) for p in sorted(tmp_path.rglob("result.json"))]
+    assert sorted(r["model"] for r in results) == ["entropic_gcnii"] * 2 + ["gcnii"] * 2
+    for result in results:  # both models train with the preset's settings
+        config = result["config"]
+        assert config["preset"] == "gcnii-chen2020" and config["depth"] == 3
+        for key in ("lr", "weight_decay", "dropout", "hidden", "select"):
+            assert config[key] == published[key]
+        assert config["model_options"]["alpha"] == published["model_options"]["alpha"]
+    with open(tmp_path / "study.csv") as handle:
+        assert next(csv.DictReader(handle))["n"] == "2"
+    assert "with preset `gcnii-chen2020` as published" in (tmp_path / "report.md").read_text()

@@ -195,3 +195,14 @@ def test_an_orphan_failed_by_someone_else_first_is_skipped(tmp_path, kind, monke
     monkeypatch.setattr(study, "get_trials", lambda *a, **k: stale)
     _fail_orphans(study)  # the second, with a stale view, skips it
     assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
+
+
+def test_only_names_parameters_of_the_models_search_space():
+    from eamp.tune import TuneConfig
+
+    base = TrainConfig("entropic_gcn", "csbm", 2, hidden=8, epochs=3)
+    assert TuneConfig(base, 1, only=["entropy_weight"]).only == ("entropy_weight",)
+    with pytest.raises(ValueError, match="only: expected names from entropic_gcn's search"):
+        TuneConfig(base, 1, only=("alpha",))
+    with pytest.raises(ValueError, match="only: expected names"):
+        TuneConfig(base, 1, only=())
