@@ -157,7 +157,9 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     if preset is not None:
         # the preset under the config file and the flags
         owner, found = get_preset(preset)
-        if args.model is not None and get_model_spec(args.model).name != owner.name:
+        # an entropic version may train with its backbone's published settings
+        if args.model is not None and owner.name not in (
+                get_model_spec(args.model).name, get_model_spec(args.model).entropic_of):
             raise UsageError(f"--preset: {found.name} is a preset of {owner.name}, not of "
                              f"{args.model}")
         dataset = args.dataset or settings.get("dataset")
@@ -409,7 +411,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from eamp.tune import TuneConfig, tune
 
     config = TuneConfig(base=base, trials=args.trials, storage=args.storage, study=args.study,
-                        workers=args.workers, seeds=args.seeds)
+                        workers=args.workers, seeds=args.seeds,
+                        only=tuple(args.only) if args.only else None)
     best = tune(config, output_folder(args.out))
     print(f"best: {best}")
     return 0
@@ -535,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="seeds averaged per trial")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="search only these parameters of the model's search space, the rest "
+                   "as given (e.g. --preset gcnii-chen2020 --model entropic_gcnii --only "
+                   "entropy_weight temperature)")
     p.set_defaults(func=cmd_tune)
     return parser
 

@@ -65,6 +65,7 @@ CASES = [
     (TUNE + ["--storage", "foo://bar"], "storage: cannot open"),
     (TUNE + ["--storage", "sqlite:////nonexistent/folder/x.db"], "storage: cannot open"),
     (TUNE + ["--storage", "journal:/nonexistent/folder/x.log"], "storage: cannot open"),
+    (TUNE + ["--only", "entropy_weight"], "only: expected names from gcn's search space"),
     (TRAIN + ["--device", "gpu"], "device: expected auto, cpu, cuda"),
     (TRAIN + ["--device", "cuda:x"], "device: expected"),
     (TRAIN + ["--precision", "bf16"], "--precision: invalid choice"),
