@@ -302,7 +302,8 @@ class GRAND(DeepGNN):
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, time={self.time}, method={self.method!r}, "
-                f"variant={self.variant!r}, adjoint={self.adjoint}")
+                f"variant={self.variant!r}, adjoint={self.adjoint}"
+                + (", output_relu=True" if self.output_relu else ""))
 
 
 class EntropicGRAND(GRAND):
