@@ -222,3 +222,18 @@ def test_residual_sage_and_gat_train_and_check_their_options(conv):
     logits.sum().backward()
     with pytest.raises(ValueError, match="heads: expected a divisor of hidden_channels"):
         build_model("resgnn", 4, 3, 2, hidden_channels=8, conv="gat", heads=3)
+
+
+def test_a_partial_row_says_so_and_one_run_has_no_spread():
+    from eamp.experiments.benchmark import _markdown
+
+    base = dict(metric="accuracy", planned=10, published=73.4, published_std=None,
+                difference=0.6, target=">= 72.5", within=True, verified=True, note="",
+                preset="gcnii-chen2020", source="a paper")
+    rows = [dict(base, case="one", n=1, mean=74.0, std=float("nan")),
+            dict(base, case="four", n=4, mean=40.75, std=5.17),
+            dict(base, case="all", n=10, mean=73.0, std=1.0)]
+    text = _markdown(BenchmarkConfig(suite="fidelity"), rows, 0, 0.0, "", {})
+    assert "| one | accuracy | 74.00 (1 of 10) |" in text and "nan" not in text
+    assert "| 40.75 ± 5.17 (4 of 10) |" in text and "yes so far (4 of 10) |" in text
+    assert "| 73.00 ± 1.00 (10) |" in text and text.count("so far") == 2

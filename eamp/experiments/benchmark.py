@@ -294,7 +294,10 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int,
             continue
         mark = "yes" if r["within"] else "**MISSED**"
         partial = f" of {r['planned']}" if r["n"] < r["planned"] else ""
-        lines.append(f"| {r['case']} | {r['metric']} | {r['mean']:.2f} ± {r['std']:.2f} "
+        if partial:  # a target is judged on all the planned runs
+            mark += f" so far ({r['n']} of {r['planned']})"
+        spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
+        lines.append(f"| {r['case']} | {r['metric']} | {r['mean']:.2f}{spread} "
                      f"({r['n']}{partial}) | {pub} | {r['difference']:+.2f} | {r['target']} | "
                      f"{mark} |")
     lines += ["", "## Sources and known differences", ""]
