@@ -10,9 +10,11 @@ from functools import partial
 import torch
 from torch import Tensor
 from torch.nn import Linear, Module, Parameter, init
+from torch_geometric.index import ptr2index
 from torch_geometric.utils import (
     add_self_loops,
     remove_self_loops,
+    scatter,
     softmax,
     to_torch_csr_tensor,
 )
@@ -108,10 +110,8 @@ class AttentionDiffusion(Module):
         if self.normalization == "squareplus":
             shifted = scores - scores.max()
             weights = (shifted + torch.sqrt(shifted * shifted + 4)) / 2
-            index = col if self.axis == "source" else torch.repeat_interleave(
-                torch.arange(n, device=crow.device), crow.diff())
-            total = torch.zeros(n, scores.size(1), dtype=scores.dtype, device=scores.device)
-            total.index_add_(0, index, weights)
+            index = col if self.axis == "source" else ptr2index(crow)
+            total = scatter(weights, index, dim=0, dim_size=n, reduce="sum")
             return weights / (total[index] + 1e-16)
         if self.axis == "source":
             return softmax(scores, index=col, num_nodes=n)
