@@ -549,7 +549,7 @@ def _build(config: TrainConfig, data: Data) -> DeepGNN:
 
 def _optimizer(model: DeepGNN, name: str, lr: float, weight_decay: float
                ) -> torch.optim.Optimizer:
-    kind = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}[name]
+    kind = getattr(torch.optim, name.capitalize())  # OPTIMIZERS names torch.optim's classes
     groups = model.param_groups(weight_decay) if hasattr(model, "param_groups") else None
     if groups is None:
         return kind(model.parameters(), lr=lr, weight_decay=weight_decay)
