@@ -158,6 +158,14 @@ def _base_config(cell: StudyCell, model: str, suite: StudySuite, data_dir: str |
     return config
 
 
+def _published(cell: StudyCell, model: str, suite: StudySuite, data_dir: str | None,
+               device: str, precision: str) -> dict[str, Any] | None:
+    """The untuned configuration of a preset suite's backbone (None for a tuned model)."""
+    if suite.preset is None or model != cell.backbone:
+        return None
+    return _base_config(cell, model, suite, data_dir, device, precision).as_dict()
+
+
 def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: int,
            data_dir: str | None, device: str, precision: str) -> dict[str, Any]:
     """The tuned configuration of ``model`` in ``cell``: trials are added until the study
@@ -168,8 +176,9 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
 
     from eamp.tune import TuneConfig, make_storage, tune
 
-    if suite.preset is not None and model == cell.backbone:
-        return _base_config(cell, model, suite, data_dir, device, precision).as_dict()
+    published = _published(cell, model, suite, data_dir, device, precision)
+    if published is not None:
+        return published
     only = entropy_parameters(cell.backbone) if suite.preset is not None else None
 
     folder = _study_folder(cell, model, suite, out)
@@ -298,9 +307,9 @@ def _stored(cell: StudyCell, models: tuple[str, ...], suite: StudySuite, out: Pa
     unless every model of the cell has one; a preset's backbone needs none)."""
     found = {}
     for model in models:
-        if suite.preset is not None and model == cell.backbone:
-            found[model] = _base_config(cell, model, suite, data_dir, device,
-                                        precision).as_dict()
+        published = _published(cell, model, suite, data_dir, device, precision)
+        if published is not None:
+            found[model] = published
             continue
         best = _study_folder(cell, model, suite, out) / "best.json"
         if not best.exists():
