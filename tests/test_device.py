@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from torch_geometric.utils import to_undirected
+from torch_geometric.utils import to_torch_csr_tensor, to_undirected
 
 from eamp.device import check_device, check_precision, resolve_device, worker_device
 from eamp.entropy import entropy_gradient, prepare_graph
@@ -11,6 +11,7 @@ from eamp.models import build_model, get_model_spec, model_names
 from eamp.nn import sparse_features
 from eamp.nn.entropic_conv import GraphCache
 from eamp.nn.functional import dropout
+from eamp.nn.sparse import GCN2ConvWithTranspose, GCNConvWithTranspose, with_transpose
 from eamp.train import TrainConfig, config_differences, train
 
 CUDA = torch.cuda.is_available()
@@ -99,6 +100,55 @@ def _tensors(thing):
     if hasattr(thing, "__dict__"):
         return [t for item in vars(thing).values() for t in _tensors(item)]
     return []
+
+
+@pytest.mark.parametrize("conv", [GCNConvWithTranspose(3, 3, normalize=False),
+                                  GCN2ConvWithTranspose(3, alpha=0.2, theta=0.5, layer=2,
+                                                        normalize=False)])
+def test_the_stored_transpose_gives_the_exact_gradient(conv):
+    # a directed graph: A != A^T, so a backward taking A (not A^T) would be seen
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1, 2, 3, 0, 4], [1, 2, 3, 0, 2, 1]])
+    weight = torch.rand(6, dtype=torch.float64)
+    conv = conv.double()
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    args = (x,) if isinstance(conv, GCNConvWithTranspose) else (x, x.detach() + 1)
+
+    def grad_with(adjacency):
+        out = conv(*args, adjacency)
+        return torch.autograd.grad((out * out.detach().cos()).sum(), x)[0]
+
+    def matrix(index):
+        return to_torch_csr_tensor(index, weight, size=(5, 5))
+
+    dense = torch.zeros(5, 5, dtype=torch.float64).index_put_(
+        tuple(edge_index.flip(0)), weight, accumulate=True)
+    plain = grad_with(matrix(edge_index.flip(0)))  # PyTorch's own backward
+    stored = grad_with(with_transpose(matrix(edge_index.flip(0)), matrix(edge_index)))
+    wrong = grad_with(with_transpose(matrix(edge_index.flip(0)), matrix(edge_index.flip(0))))
+    torch.testing.assert_close(stored, plain, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(plain, grad_with(dense.to_sparse_csr()), atol=1e-12, rtol=1e-12)
+    assert not torch.allclose(wrong, plain)  # the stored transpose is the one used
+
+
+@pytest.mark.parametrize("name", ["gcn", "entropic_gcn", "gcnii", "entropic_gcnii", "g2",
+                                  "pairnorm_gcn"])
+def test_models_on_a_directed_graph_keep_their_gradient(name, monkeypatch):
+    torch.manual_seed(0)
+    x, edge_index, y = _graph()
+    edge_index = edge_index[:, edge_index[0] < edge_index[1]]  # one direction only
+    options = {"input_dropout": 0.0} if name == "g2" else {}
+    model = build_model(name, x.size(1), 3, 3, hidden_channels=8, dropout=0.0,
+                        **options).double()
+    grads = []
+    for stored in (True, False):
+        if not stored:  # PyTorch's own backward: no transpose carried
+            monkeypatch.setattr("eamp.models.base.with_transpose", lambda m, t: m)
+        model.zero_grad()
+        F.cross_entropy(model(x.double(), edge_index), y).backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", model_names())

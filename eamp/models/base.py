@@ -17,6 +17,7 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from eamp.nn.entropic_conv import GraphCache
 from eamp.nn.options import real_number
+from eamp.nn.sparse import with_transpose
 
 __all__ = ["DeepGNN", "Adjacency", "normalized_adjacency"]
 
@@ -37,14 +38,18 @@ class Adjacency:
     edge_index: Tensor
     edge_weight: Tensor
     csr: Tensor
+    csr_t: Tensor  # its transpose, for the backward (eamp.nn.sparse.with_transpose)
 
     @classmethod
     def build(cls, edge_index: Tensor, num_nodes: int) -> Adjacency:
         edge_index, weight = normalized_adjacency(edge_index, num_nodes)
         with warnings.catch_warnings():  # "sparse CSR tensor support is in beta state"
             warnings.simplefilter("ignore", UserWarning)
-            csr = to_torch_csr_tensor(edge_index.flip(0), weight, size=(num_nodes, num_nodes))
-        return cls(edge_index, weight, csr)
+            size = (num_nodes, num_nodes)
+            csr_t = to_torch_csr_tensor(edge_index, weight, size=size)
+            csr = with_transpose(to_torch_csr_tensor(edge_index.flip(0), weight, size=size),
+                                 csr_t)
+        return cls(edge_index, weight, csr, csr_t)
 
     def layer_arguments(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(adjacency, edge_weight)`` for a GCN-style layer applied to ``x``: the CSR
@@ -53,7 +58,7 @@ class Adjacency:
         if torch.is_autocast_enabled(x.device.type):
             return self.edge_index, self.edge_weight
         if x.dtype != self.csr.dtype and x.is_floating_point():  # a float64 model
-            return self.csr.to(x.dtype), None
+            return with_transpose(self.csr.to(x.dtype), self.csr_t.to(x.dtype)), None
         return self.csr, None
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear
-from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+from torch_geometric.nn import GATConv, SAGEConv
 from torch_geometric.utils import scatter
 
 from eamp.models.base import DeepGNN
@@ -16,6 +16,7 @@ from eamp.models.gcn import EntropyPass
 from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.functional import dropout
 from eamp.nn.options import EntropyOptions
+from eamp.nn.sparse import GCNConvWithTranspose as GCNConv
 from eamp.nn.sparse import input_step
 
 __all__ = ["G2", "EntropicG2", "G2_CONVS", "gradient_gate"]

@@ -8,12 +8,12 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Module, ModuleList
-from torch_geometric.nn import GCNConv
 
 from eamp.entropy import PreparedGraph
 from eamp.models.base import DeepGNN
 from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.options import EntropyOptions
+from eamp.nn.sparse import GCNConvWithTranspose as GCNConv
 from eamp.nn.sparse import input_step
 
 __all__ = ["GCN", "EntropicGCN", "EntropyPass"]

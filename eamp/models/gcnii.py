@@ -7,13 +7,13 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear, Module, ModuleList
-from torch_geometric.nn import GCN2Conv
 
 from eamp.models.base import DeepGNN
 from eamp.models.gcn import EntropyPass
 from eamp.nn.entropic_conv import EntropicConv, GraphCache
 from eamp.nn.functional import dropout
 from eamp.nn.options import EntropyOptions
+from eamp.nn.sparse import GCN2ConvWithTranspose as GCN2Conv
 from eamp.nn.sparse import input_step
 
 __all__ = ["GCNII", "EntropicGCNII"]

@@ -1,5 +1,8 @@
-"""Sparse input features: bag-of-words features (Cora's are 1.3 % non-zero) make the first
-projection ``x @ W`` a sparse product, ~20x cheaper than the dense one on a CPU."""
+"""Sparse products. Sparse input features: bag-of-words features (Cora's are 1.3 % non-zero)
+make the first projection ``x @ W`` a sparse product, ~20x cheaper than the dense one on a CPU.
+The adjacency's product ``A @ X`` with a stored transpose: PyTorch's backward of a CSR product
+converts ``A^T`` to CSR on every call (a sort of the edges), 2/3 of the product's time on Cora
+on a CPU; the convolutions here use the transpose built once with the graph."""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric import nn as pyg_nn
 
 from eamp.nn.functional import dropout
 
-__all__ = ["SPARSE_DENSITY", "sparse_features", "input_step"]
+__all__ = ["SPARSE_DENSITY", "sparse_features", "input_step", "with_transpose",
+           "GCNConvWithTranspose", "GCN2ConvWithTranspose"]
 
 SPARSE_DENSITY = 0.1
 """Features at most this dense become sparse in :func:`sparse_features`; the sparse product
@@ -47,3 +52,52 @@ def input_step(layer: Callable[..., Tensor], x: Tensor, p: float, training: bool
                                         dropout(x.values(), p, True), x.shape)
     with torch.autocast(x.device.type, enabled=False):
         return layer(x, *args)
+
+
+TRANSPOSE = "eamp_transpose"
+"""The attribute of a CSR adjacency that holds its transpose (see :func:`with_transpose`)."""
+
+
+def with_transpose(matrix: Tensor, transpose: Tensor) -> Tensor:
+    """``matrix`` (sparse CSR) itself, carrying ``transpose``, its transpose in CSR, for the
+    backward of the convolutions below. A copy of ``matrix`` (``.to(...)``) does not carry
+    it and takes PyTorch's own backward."""
+    setattr(matrix, TRANSPOSE, transpose)
+    return matrix
+
+
+class _StoredTransposeProduct(torch.autograd.Function):
+    """``matrix @ x``, its gradient ``transpose @ grad`` (none for the fixed matrices)."""
+
+    @staticmethod
+    def forward(ctx: Any, matrix: Tensor, transpose: Tensor, x: Tensor) -> Tensor:
+        ctx.transpose = transpose
+        return torch.sparse.mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
+        return None, None, torch.sparse.mm(ctx.transpose, grad)
+
+
+class _StoredTransposeMixin:
+    """A PyG convolution whose sum over a CSR adjacency carrying a transpose
+    (:func:`with_transpose`) takes that transpose in its backward; otherwise PyG's own."""
+
+    aggr: Any
+
+    def message_and_aggregate(self, adj_t: Any, x: Tensor) -> Tensor:
+        transpose = getattr(adj_t, TRANSPOSE, None)
+        if transpose is None or self.aggr not in ("add", "sum") or not isinstance(x, Tensor):
+            return super().message_and_aggregate(adj_t, x)  # type: ignore[misc]
+        return _StoredTransposeProduct.apply(adj_t, transpose, x)
+
+
+class GCNConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCNConv):
+    """PyG's :class:`~torch_geometric.nn.conv.GCNConv`; on an adjacency with a stored
+    transpose its backward skips PyTorch's per-call transpose (same values). Named apart
+    from PyG's class: PyG's inspector caches class sources by name."""
+
+
+class GCN2ConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCN2Conv):
+    """PyG's :class:`~torch_geometric.nn.conv.GCN2Conv`; on an adjacency with a stored
+    transpose its backward skips PyTorch's per-call transpose (same values)."""
