@@ -39,6 +39,8 @@ from torch import Tensor
 from torch_geometric.index import index2ptr
 from torch_geometric.utils import coalesce, remove_self_loops
 
+from eamp._products import product_with_transpose
+
 __all__ = [
     "PreparedGraph",
     "prepare_graph",
@@ -76,6 +78,7 @@ class PreparedGraph:
     _adj: dict[tuple[torch.dtype, torch.device], Tensor] = field(
         default_factory=dict, repr=False
     )
+    _transposed: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def num_edges(self) -> int:
@@ -103,6 +106,37 @@ class PreparedGraph:
             )
         if ones:
             self._adj[key] = adj
+        return adj
+
+    def transposed(
+        self, dtype: torch.dtype, device: torch.device, values: Tensor | None = None
+    ) -> Tensor:
+        """The transpose of :meth:`adjacency` (rows are sources) as a sparse CSR ``[n, n]``,
+        for the backward of a product with it: ones (cached), or ``values`` ``[m]`` in the
+        order of ``edge_index``. Not differentiable."""
+        device = torch.device(device)
+        key = (dtype, device)
+        if values is None and key in self._transposed:
+            return self._transposed[key]
+        if device not in self._transposed:  # the structure, once per device
+            src, dst = self.edge_index.to(device)
+            order = torch.argsort(src, stable=True)
+            crow = index2ptr(src[order], self.num_nodes)
+            col = dst[order]
+            if self.num_edges < 2**31 - 1:
+                crow, col = crow.int(), col.int()
+            self._transposed[device] = (crow, col, order)
+        crow, col, order = self._transposed[device]
+        ones = values is None
+        values = (torch.ones(col.numel(), dtype=dtype, device=device) if ones
+                  else values.detach()[order])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
+            adj = torch.sparse_csr_tensor(
+                crow, col, values, (self.num_nodes, self.num_nodes), check_invariants=False
+            )
+        if ones:
+            self._transposed[key] = adj
         return adj
 
     def to(self, device: torch.device | str) -> PreparedGraph:
@@ -336,9 +370,17 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
     adj = graph.adjacency(x.dtype, x.device)
     deg = graph.deg.to(x.dtype)
     x = x - x[:1]  # exact for a constant embedding, unlike subtracting the mean
-    ax = _spmm(adj, x) if track else torch.empty_like(x).addmm_(adj, x, beta=0)
+    if track:  # products back-propagating with the graph's stored transpose
+        adj_t = graph.transposed(x.dtype, x.device)
+
+        def product(v: Tensor) -> Tensor:
+            return product_with_transpose(adj, adj_t, v)
+    else:
+        def product(v: Tensor) -> Tensor:
+            return adj @ v
+    ax = product(x) if track else torch.empty_like(x).addmm_(adj, x, beta=0)
     sq_norm = _row_dot(x, x)
-    sum_sq = deg * sq_norm - 2 * _row_dot(x, ax) + adj @ sq_norm
+    sum_sq = deg * sq_norm - 2 * _row_dot(x, ax) + product(sq_norm)
     coef = _norm_constant(graph, x, normalize)
     ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
     p = torch.exp(-ratio)
@@ -348,7 +390,7 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
     # with the edge-weighted adjacency, whose values are a vector of length m.
     src, dst = graph.edge_index
     neg_weighted = graph.adjacency(x.dtype, x.device, values=-(q[dst] + q[src]))
-    row_sum = (deg * q + adj @ q).unsqueeze(-1)
+    row_sum = (deg * q + product(q)).unsqueeze(-1)
     if track:
         # W x with a backward that never forms the dense [n, n] gradient of W's values
         weighted = _EdgeWeightedProduct.apply(-(q[dst] + q[src]), x, graph)
@@ -363,8 +405,9 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
 class _EdgeWeightedProduct(torch.autograd.Function):
     """``W x`` for the sparse ``W`` with ``values`` ``[m]`` on the graph's edges (rows are
     targets). PyTorch's CSR product back-propagates to the values through a dense ``[n, n]``
-    matrix; here the backward is ``dvalues_e = <g_dst(e), x_src(e)>`` and
-    ``dx = W^T g``, both over edge chunks: O(n d + m) memory."""
+    matrix; here the backward is ``dvalues_e = <g_dst(e), x_src(e)>``, a product sampled on
+    the graph's edges (``torch.sparse.sampled_addmm``), and ``dx = W^T g`` with ``W^T`` from
+    the graph's stored transpose: O(n d + m) memory, no ``[E, d]`` tensor."""
 
     @staticmethod
     def forward(ctx, values: Tensor, x: Tensor, graph: PreparedGraph) -> Tensor:  # noqa: ANN001
@@ -376,20 +419,18 @@ class _EdgeWeightedProduct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # noqa: ANN001
         values, x = ctx.saved_tensors
-        src, dst = ctx.graph.edge_index
+        graph: PreparedGraph = ctx.graph
         need_values, need_x = ctx.needs_input_grad[:2]
-        grad_values = torch.empty_like(values) if need_values else None
-        grad_x = torch.zeros_like(x) if need_x else None
-        chunk = max(1, _CHUNK_ELEMENTS // max(x.size(1), 1))
-        for start in range(0, values.numel(), chunk):
-            s, t = src[start : start + chunk], dst[start : start + chunk]
-            g = grad[t]
-            if need_values:
-                grad_values[start : start + chunk] = _row_dot(g, x[s])
-            if need_x:
-                grad_x.index_add_(0, s, g * values[start : start + chunk].unsqueeze(-1))
+        grad_values = grad_x = None
+        if need_values:
+            # the entries of grad @ x^T on the edges, in the order of the graph's CSR
+            # (= edge_index's); beta=0: the pattern's values do not enter
+            pattern = graph.adjacency(x.dtype, x.device)
+            grad_values = torch.sparse.sampled_addmm(pattern, grad.contiguous(), x.t(),
+                                                     beta=0).values()
+        if need_x:
+            grad_x = graph.transposed(x.dtype, x.device, values=values) @ grad
         return grad_values, grad_x, None
-
 
 
 def _below_range(t: float | Tensor, x: Tensor) -> bool:

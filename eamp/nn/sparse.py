@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric import nn as pyg_nn
 
+from eamp._products import product_with_transpose
 from eamp.nn.functional import dropout
 
 __all__ = ["SPARSE_DENSITY", "sparse_features", "input_step", "with_transpose",
@@ -66,19 +67,6 @@ def with_transpose(matrix: Tensor, transpose: Tensor) -> Tensor:
     return matrix
 
 
-class _StoredTransposeProduct(torch.autograd.Function):
-    """``matrix @ x``, its gradient ``transpose @ grad`` (none for the fixed matrices)."""
-
-    @staticmethod
-    def forward(ctx: Any, matrix: Tensor, transpose: Tensor, x: Tensor) -> Tensor:
-        ctx.transpose = transpose
-        return torch.sparse.mm(matrix, x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
-        return None, None, torch.sparse.mm(ctx.transpose, grad)
-
-
 class _StoredTransposeMixin:
     """A PyG convolution whose sum over a CSR adjacency carrying a transpose
     (:func:`with_transpose`) takes that transpose in its backward; otherwise PyG's own."""
@@ -89,7 +77,7 @@ class _StoredTransposeMixin:
         transpose = getattr(adj_t, TRANSPOSE, None)
         if transpose is None or self.aggr not in ("add", "sum") or not isinstance(x, Tensor):
             return super().message_and_aggregate(adj_t, x)  # type: ignore[misc]
-        return _StoredTransposeProduct.apply(adj_t, transpose, x)
+        return product_with_transpose(adj_t, transpose, x)
 
 
 class GCNConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCNConv):
