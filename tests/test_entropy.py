@@ -285,6 +285,19 @@ def test_autograd_through_a_directed_graph():
                                     eps=1e-6, atol=1e-6)
 
 
+def test_prepared_transpose_is_the_dense_transpose():
+    torch.manual_seed(2)
+    graph = prepare_graph(torch.randint(0, 9, (2, 30)), 9)  # directed: A != A^T
+    values = torch.randn(graph.num_edges, dtype=F64)
+    dense = graph.adjacency(F64, torch.device("cpu"), values=values).to_dense()
+    transposed = graph.transposed(F64, torch.device("cpu"), values=values)
+    assert transposed.layout == torch.sparse_csr
+    assert torch.equal(transposed.to_dense(), dense.t())
+    ones = graph.transposed(F64, torch.device("cpu"))
+    assert ones is graph.transposed(F64, torch.device("cpu"))  # cached
+    assert torch.equal(ones.to_dense(), graph.adjacency(F64, torch.device("cpu")).to_dense().t())
+
+
 _BACKWARD_MEMORY = """
 import sys, torch
 from eamp.entropy import entropy_gradient, prepare_graph
