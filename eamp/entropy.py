@@ -78,7 +78,13 @@ class PreparedGraph:
     _adj: dict[tuple[torch.dtype, torch.device], Tensor] = field(
         default_factory=dict, repr=False
     )
-    _transposed: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _transposed: dict[tuple[torch.dtype, torch.device], Tensor] = field(
+        default_factory=dict, repr=False
+    )
+    # per device: the transpose's row pointers, columns and the edge order that sorts by source
+    _transpose_structure: dict[torch.device, tuple[Tensor, Tensor, Tensor]] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def num_edges(self) -> int:
@@ -110,11 +116,12 @@ class PreparedGraph:
         key = (dtype, device)
         if values is None and key in self._transposed:
             return self._transposed[key]
-        if device not in self._transposed:  # the structure, once per device
+        if device not in self._transpose_structure:
             src, dst = self.edge_index.to(device)
             order = torch.argsort(src, stable=True)
-            self._transposed[device] = (index2ptr(src[order], self.num_nodes), dst[order], order)
-        crow, col, order = self._transposed[device]
+            self._transpose_structure[device] = (index2ptr(src[order], self.num_nodes),
+                                                 dst[order], order)
+        crow, col, order = self._transpose_structure[device]
         ones = values is None
         values = (torch.ones(self.num_edges, dtype=dtype, device=device) if ones
                   else values.detach()[order])
