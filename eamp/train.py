@@ -282,7 +282,8 @@ class RunResult:
     ``layer_energy``, ``layer_mad`` and ``layer_effective_rank`` measure the kept model's
     hidden states, input first (:mod:`eamp.metrics`), on the whole graph (in cluster
     batching, on the first evaluation batch). Over several splits all are means, and
-    ``splits`` has each one."""
+    ``splits`` has each one. ``wall_time_s``: the seconds :func:`train` took, loading the
+    data included (``nan`` in results stored before it was recorded)."""
 
     model: str
     dataset: str
@@ -303,6 +304,7 @@ class RunResult:
     val_score: float = float("nan")
     test_score: float = float("nan")
     val_loss: float = float("nan")
+    wall_time_s: float = float("nan")
     schema: int = RESULT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -438,6 +440,7 @@ def train(
     Returns:
         RunResult
     """
+    started = time.perf_counter()
     config = config.resolved()
     device = resolve_device(config.device)
     if data is None:
@@ -493,6 +496,7 @@ def train(
         val_score=float(np.mean([s.val_score for s in splits])),
         test_score=float(np.mean([s.test_score for s in splits])),
         val_loss=float(np.mean([s.val_loss for s in splits])),
+        wall_time_s=time.perf_counter() - started,
     )
 
 

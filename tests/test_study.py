@@ -57,6 +57,21 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert len(runs) == 2
     assert float(layers[3]["mad"]) == pytest.approx(
         sum(r["layer_mad"][3] for r in runs) / 2)
+    # the tuned row's compute: both studies' trial durations, its paired runs' wall times
+    import optuna
+
+    trials = [t for m in ("gcn", "entropic_gcn") for t in optuna.load_study(
+        study_name=f"{m}-cora-L3",
+        storage=f"sqlite:///{tmp_path / 'tune' / 'cora-L3' / m / 'study.db'}").trials]
+    assert len(trials) == 4 and all(t.duration is not None for t in trials)
+    assert float(rows[0]["tune_min"]) == pytest.approx(
+        sum(t.duration.total_seconds() for t in trials) / 60)
+    paired = [read_result(p) for p in sorted(tmp_path.rglob("result.json"))
+              if "study-entropy-quick/" in str(p)]
+    assert len(paired) == 4 and all(r["wall_time_s"] > 0 for r in paired)
+    assert float(rows[0]["runs_min"]) == pytest.approx(
+        sum(r["wall_time_s"] for r in paired) / 60)
+    assert "Compute stored in this folder" in report
     results = sorted(tmp_path.rglob("result.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
     capsys.readouterr()
@@ -110,3 +125,21 @@ def test_a_preset_suite_runs_the_backbone_as_published_and_tunes_only_the_entrop
     with open(tmp_path / "study.csv") as handle:
         assert next(csv.DictReader(handle))["n"] == "2"
     assert "with preset `gcnii-chen2020` as published" in (tmp_path / "report.md").read_text()
+
+
+def test_run_minutes_reads_wall_time_or_estimates_it_for_older_results(tmp_path):
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from eamp.experiments.study import _run_minutes
+
+    base = {"model": "gcn", "dataset": "cora", "depth": 2, "seed": 0, "config": {},
+            "best_val_acc": 0.5, "test_acc": 0.5, "layer_energy": [1.0],
+            "epoch_time_s": 0.5, "splits": [{"epochs_run": 30}, {"epochs_run": 10}]}
+    for name, extra in (("new", {"wall_time_s": 90.0}), ("old", {})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps({**base, **extra}))
+    specs = [SimpleNamespace(relpath=Path(name, "result.json")) for name in ("new", "old")]
+    # 90 s stored; 0.5 s x (30 + 10) epochs estimated for the result without it
+    assert _run_minutes(tmp_path, specs) == pytest.approx((90.0 + 20.0) / 60)

@@ -184,7 +184,7 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
     folder = _study_folder(cell, model, suite, out)
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{(folder / 'study.db').resolve()}"
-    name = f"{folder.name}-{cell.dataset}-L{cell.depth}"
+    name = _study_name(cell, folder)
     finished = 0
     if (folder / "study.db").exists():
         try:
@@ -216,7 +216,7 @@ def _runs(config: dict[str, Any], count: int, label: str) -> list[Any]:
 COLUMNS = ("dataset", "depth", "backbone", "variant", "metric", "n", "base_mean", "base_std",
            "entropic_mean", "entropic_std", "difference", "ci_low", "ci_high", "verdict",
            "base_energy", "entropic_energy", "base_mad", "entropic_mad", "base_erank",
-           "entropic_erank")
+           "entropic_erank", "tune_min", "runs_min")
 
 
 LAYER_COLUMNS = ("dataset", "depth", "backbone", "model", "layer", "n", "energy", "mad",
@@ -284,6 +284,46 @@ def _scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]
     return [100 * r["test_score"] for r in results], last
 
 
+def _run_minutes(out: Path, specs: list[Any]) -> float:
+    """Minutes the stored runs ``specs`` took: their ``wall_time_s``, or for a result stored
+    before that was recorded, its median epoch time times the epochs it ran."""
+    from eamp.train import read_result
+
+    total = 0.0
+    for spec in specs:
+        result = read_result(out / spec.relpath)
+        seconds = float(result.get("wall_time_s", math.nan))
+        if math.isnan(seconds):
+            seconds = float(result.get("epoch_time_s", 0.0)) * sum(
+                int(split.get("epochs_run", 0)) for split in result.get("splits", ()))
+        total += seconds
+    return total / 60
+
+
+def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
+                    out: Path) -> float:
+    """Minutes the tuning trials of ``models`` in ``cell`` took (Optuna's start and end of
+    each finished or pruned trial; a preset's backbone has none)."""
+    import optuna
+
+    from eamp.tune import make_storage
+
+    total = 0.0
+    for model in models:
+        folder = _study_folder(cell, model, suite, out)
+        if not (folder / "study.db").exists():
+            continue
+        try:
+            study = optuna.load_study(study_name=_study_name(cell, folder),
+                                      storage=make_storage(
+                                          f"sqlite:///{(folder / 'study.db').resolve()}"))
+        except KeyError:
+            continue
+        total += sum(t.duration.total_seconds() for t in study.trials
+                     if t.duration is not None)
+    return total / 60
+
+
 def _verdict(low: float, high: float) -> str:
     if math.isnan(low):
         return "too few runs"
@@ -299,6 +339,10 @@ def _study_folder(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> 
     space: it gets a folder of its own)."""
     name = model if suite.preset is None else f"{model}-{suite.preset}"
     return out / "tune" / f"{cell.dataset}-L{cell.depth}" / name
+
+
+def _study_name(cell: StudyCell, folder: Path) -> str:
+    return f"{folder.name}-{cell.dataset}-L{cell.depth}"
 
 
 def _stored(cell: StudyCell, models: tuple[str, ...], suite: StudySuite, out: Path,
@@ -394,6 +438,10 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
             if variant == "tuned":
                 layers += _layer_rows(cell, out, {cell.backbone: [a for a, _ in pairs],
                                                   entropic: [b for _, b in pairs]})
+                tune_min = _tuning_minutes(cell, (cell.backbone, entropic), suite, out)
+                runs_min = _run_minutes(out, [s for pair in pairs for s in pair])
+            else:  # the proposal's own runs; the tuned entropic ones count above
+                tune_min, runs_min = 0.0, _run_minutes(out, [b for _, b in pairs])
             rows.append({
                 "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
                 "variant": variant if variant == "tuned" else f"{variant} (vs tuned entropic)",
@@ -407,6 +455,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                 "base_mad": a_last["layer_mad"], "entropic_mad": b_last["layer_mad"],
                 "base_erank": a_last["layer_effective_rank"],
                 "entropic_erank": b_last["layer_effective_rank"],
+                "tune_min": tune_min, "runs_min": runs_min,
             })
         if not any(r["dataset"] == cell.dataset and r["depth"] == cell.depth
                    and r["backbone"] == cell.backbone for r in rows):
@@ -483,12 +532,13 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
         lines += [f"**Quick suite: every run capped at {suite.epochs} epochs; not a "
                   "result.**", ""]
     lines += ["| cell | variant | n | base | entropic | difference [95% CI] | verdict | "
-              "energy base / ent. | MAD base / ent. | eff. rank base / ent. |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "energy base / ent. | MAD base / ent. | eff. rank base / ent. | "
+              "compute min (tune + runs) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cell = f"{r['dataset']} L{r['depth']} {r['backbone']}"
         if not r["n"]:
-            lines.append(f"| {cell} | {r['variant']} | 0 | | | | not run | | | |")
+            lines.append(f"| {cell} | {r['variant']} | 0 | | | | not run | | | | |")
             continue
         lines.append(
             f"| {cell} | {r['variant']} | {r['n']} | {_fmt(r['base_mean'])} ± "
@@ -496,7 +546,7 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
             f"| {r['difference']:+.2f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
             f"{r['verdict']} | {r['base_energy']:.2e} / {r['entropic_energy']:.2e} | "
             f"{r['base_mad']:.3f} / {r['entropic_mad']:.3f} | {r['base_erank']:.1f} / "
-            f"{r['entropic_erank']:.1f} |")
+            f"{r['entropic_erank']:.1f} | {r['tune_min']:.0f} + {r['runs_min']:.0f} |")
     lines += ["", "## In plain words", ""]
     for verdict, words in (("helps", "Entropy ascent helps (interval above zero)"),
                            ("hurts", "It hurts (interval below zero)"),
@@ -507,6 +557,17 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
     not_run = [f"{r['dataset']} L{r['depth']} {r['backbone']}" for r in rows if not r["n"]]
     if not_run:
         lines.append(f"- Not run in this output folder: {'; '.join(not_run)}.")
+    if ran:
+        tune = sum(r["tune_min"] for r in ran)
+        runs = sum(r["runs_min"] for r in ran)
+        lines += ["", f"Compute stored in this folder: {(tune + runs) / 60:.1f} h "
+                  f"({tune / 60:.1f} h of tuning trials, {runs / 60:.1f} h of runs) for "
+                  f"{len({(r['dataset'], r['depth'], r['backbone']) for r in ran})} of "
+                  f"{len(suite.cells)} cells. Compute min: the trials' durations (Optuna's) "
+                  "plus the runs' (their `wall_time_s`; for a result stored without it, its "
+                  "median epoch time times its epochs, which leaves out evaluation), summed "
+                  "over workers: with several workers the wall time is shorter, and jobs "
+                  "side by side on too few cores make every one longer."]
     lines += ["", "Figures: `depth_<dataset>.png` (test score against depth, base solid, "
               "entropic dashed, ± std bands) and `layers_<dataset>_L<depth>_<backbone>.png` "
               "(energy, MAD and effective rank layer by layer, mean over the runs). Data: "
