@@ -377,15 +377,36 @@ def executor_from_args(args: argparse.Namespace) -> Any:
                           **({"timeout_min": args.slurm_time} if args.slurm_time else {}))
 
 
+def _print_plan(rows: list[dict[str, Any]], out: str) -> None:
+    """The table of ``eamp benchmark --plan``."""
+    width = max([len(r["cell"]) for r in rows] + [4])
+    model = max([len(r["model"]) for r in rows] + [5])
+    print(f"{'case':<{width}}  {'model':<{model}}  {'trials':>9}  {'runs':>9}")
+    for r in rows:
+        trials = f"{r['trials_done']}/{r['trials_planned']}" if r["trials_planned"] else "-"
+        print(f"{r['cell']:<{width}}  {r['model']:<{model}}  {trials:>9}  "
+              f"{r['runs_done']:>4}/{r['runs_planned']:<4}")
+    trials_left = sum(max(r["trials_planned"] - r["trials_done"], 0) for r in rows)
+    runs_left = sum(r["runs_planned"] - r["runs_done"] for r in rows)
+    tuned = any(r["trials_planned"] for r in rows)
+    print(f"to do in {out}: {trials_left} tuning trials, {runs_left} runs (done/planned "
+          f"above{'; a cell runs once its models are tuned' if tuned else ''})")
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from eamp.experiments.study import STUDY_SUITES
 
     if args.suite in STUDY_SUITES:
         from eamp.device import check_precision, usable_device
-        from eamp.experiments.study import run_study
+        from eamp.experiments.study import plan_study, run_study
 
         device = usable_device(args.device or "auto")
         precision = check_precision(args.precision or "32", device)
+        if args.plan:
+            _print_plan(plan_study(args.suite, Path(args.out), data_dir=args.data_dir,
+                                   device=device, precision=precision,
+                                   cases=tuple(args.cases or ()), count=args.seeds), args.out)
+            return 0
         out = output_folder(args.out)
         report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
                            device=device, precision=precision, force=args.force,
@@ -393,13 +414,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                            executor=executor_from_args(args))
         print(f"study: {report}")
         return 0
-    from eamp.experiments.benchmark import BenchmarkConfig, benchmark
+    from eamp.experiments.benchmark import BenchmarkConfig, benchmark, plan_benchmark
 
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
                              device=args.device or "auto", precision=args.precision or "32",
                              data_dir=args.data_dir, force=args.force,
                              cases=tuple(args.cases or ()),
                              executor=executor_from_args(args))
+    if args.plan:
+        _print_plan(plan_benchmark(config, Path(args.out)), args.out)
+        return 0
     command = "eamp " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
     report = benchmark(config, output_folder(args.out), command=command)
     print(f"benchmark: {report}")
@@ -525,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")
+    p.add_argument("--plan", action="store_true",
+                   help="list the tuning trials and runs per case, done and planned in DIR, "
+                   "and exit without training (to size a GPU or cluster job)")
     p.set_defaults(func=cmd_benchmark)
 
     p = add("tune", "Optuna search over a model's hyper-parameters", device, precision)

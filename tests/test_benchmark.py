@@ -172,6 +172,10 @@ def _rows(path):
 def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, capsys):
     argv = ["benchmark", "--suite", "fidelity-quick", "--out", str(tmp_path), "--data-dir",
             str(all_data_root)]
+    assert main([*argv, "--plan"]) == 0  # lists what would train, trains nothing
+    plan = capsys.readouterr().out
+    assert f"0 tuning trials, {2 * len(SUITES['fidelity-quick'])} runs" in plan
+    assert not list(tmp_path.rglob("result.json"))
     assert main(argv) == 0
     rows = _rows(tmp_path / "benchmark.csv")
     assert [r["case"] for r in rows] == [c.name for c in SUITES["fidelity-quick"]]
@@ -186,12 +190,19 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     capsys.readouterr()
     assert main(argv) == 0  # resumed: nothing retrained
     assert "4 already done, 0 to train" in capsys.readouterr().out
+    assert main([*argv, "--plan"]) == 0
+    assert "0 tuning trials, 0 runs" in capsys.readouterr().out
     assert [p.stat().st_mtime_ns for p in results] == stamps
 
 
 def test_benchmark_config_is_checked():
     with pytest.raises(ValueError, match="suite: unknown name 'nope'"):
         BenchmarkConfig("nope")
+    with pytest.raises(ValueError, match="precision: expected one of"):
+        BenchmarkConfig("fidelity-quick", precision="fp8")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="cuda"):
+            BenchmarkConfig("fidelity-quick", device="cuda")
 
 
 def test_residual_gcn_block_is_platonovs_formula():

@@ -38,6 +38,16 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
 
     argv = ["benchmark", "--suite", "entropy-quick", "--out", str(tmp_path), "--data-dir",
             str(data_root)]
+    # before anything ran: 2 trials of each model; 2 runs of GCN, 2 of entropic GCN and up
+    # to 2 of each open proposal
+    assert study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root)) == [
+        {"cell": "cora L3 gcn", "model": "gcn", "trials_done": 0, "trials_planned": 2,
+         "runs_done": 0, "runs_planned": 2},
+        {"cell": "cora L3 gcn", "model": "entropic_gcn", "trials_done": 0,
+         "trials_planned": 2, "runs_done": 0, "runs_planned": 6}]
+    assert main([*argv, "--plan"]) == 0
+    assert "4 tuning trials, 8 runs" in capsys.readouterr().out
+    assert not (tmp_path / "tune").exists()  # planning trains and tunes nothing
     assert main(argv) == 0
     with open(tmp_path / "study.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -72,6 +82,11 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert float(rows[0]["runs_min"]) == pytest.approx(
         sum(r["wall_time_s"] for r in paired) / 60)
     assert "Compute stored in this folder" in report
+    plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
+    stored = [p for p in tmp_path.rglob("result.json") if "study-entropy-quick" in str(p)]
+    assert [(r["trials_done"], r["runs_done"] == r["runs_planned"]) for r in plan] == [
+        (2, True), (2, True)]
+    assert sum(r["runs_planned"] for r in plan) == len(stored)
     results = sorted(tmp_path.rglob("result.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
     capsys.readouterr()

@@ -214,6 +214,8 @@ class BenchmarkConfig:
         if unmatched:
             raise ValueError(f"cases: {unmatched[0]!r} matches no case of {self.suite}; its "
                              f"cases are: {'; '.join(c.name for c in SUITES[self.suite])}")
+        object.__setattr__(self, "device", usable_device(self.device))
+        object.__setattr__(self, "precision", check_precision(self.precision, self.device))
 
     @staticmethod
     def _matches(name: str, pattern: str) -> bool:
@@ -221,8 +223,6 @@ class BenchmarkConfig:
 
     def selected(self, case: Case) -> bool:
         return not self.cases or any(self._matches(case.name, c) for c in self.cases)
-        object.__setattr__(self, "device", usable_device(self.device))
-        object.__setattr__(self, "precision", check_precision(self.precision, self.device))
 
 
 def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
@@ -263,6 +263,25 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     md = _markdown(config, rows, trained, wall, command, versions())
     write_text_atomic(out / "benchmark.md", md)
     return out / "benchmark.md"
+
+
+def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
+    """What :func:`benchmark` would train in ``out``, without training: per selected case,
+    its runs done and planned."""
+    from eamp.experiments.depth import RunSpec
+    from eamp.experiments.reproduce import is_done
+
+    rows = []
+    for case in SUITES[config.suite]:
+        if not config.selected(case):
+            continue
+        specs = [RunSpec(case.preset, c) for c in case.configs(
+            config.count, config.data_dir, config.device, config.precision)]
+        rows.append({"cell": case.name, "model": specs[0].config.model, "trials_done": 0,
+                     "trials_planned": 0,
+                     "runs_done": sum(is_done(s, out / s.relpath, quiet=True) for s in specs),
+                     "runs_planned": len(specs)})
+    return rows
 
 
 def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int, wall: float,

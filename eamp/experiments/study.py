@@ -28,7 +28,8 @@ from typing import Any
 from eamp.catalog import dataset_metric
 from eamp.io import write_csv, write_text_atomic
 
-__all__ = ["StudyCell", "StudySuite", "STUDY_SUITES", "run_study", "paired_interval"]
+__all__ = ["StudyCell", "StudySuite", "STUDY_SUITES", "run_study", "plan_study",
+           "paired_interval"]
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,9 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
     """The tuned configuration of ``model`` in ``cell``: trials are added until the study
     holds ``suite.trials`` finished ones. With a preset, the backbone's configuration is the
     preset's and the entropic model's study searches its entropy parameters only."""
-    import optuna
     from optuna.trial import TrialState
 
-    from eamp.tune import TuneConfig, make_storage, tune
+    from eamp.tune import TuneConfig, tune
 
     published = _published(cell, model, suite, data_dir, device, precision)
     if published is not None:
@@ -183,15 +183,11 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
 
     folder = _study_folder(cell, model, suite, out)
     folder.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{(folder / 'study.db').resolve()}"
+    url = _study_url(folder)
     name = _study_name(cell, folder)
-    finished = 0
-    if (folder / "study.db").exists():
-        try:
-            study = optuna.load_study(study_name=name, storage=make_storage(url))
-            finished = len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
-        except KeyError:
-            finished = 0
+    study = _load_study(cell, model, suite, out)
+    finished = 0 if study is None else len(
+        study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
     if finished < suite.trials:
         base = _base_config(cell, model, suite, data_dir, device, precision)
         tune(TuneConfig(base=base, trials=suite.trials - finished, storage=url, study=name,
@@ -304,23 +300,12 @@ def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
                     out: Path) -> float:
     """Minutes the tuning trials of ``models`` in ``cell`` took (Optuna's start and end of
     each finished or pruned trial; a preset's backbone has none)."""
-    import optuna
-
-    from eamp.tune import make_storage
-
     total = 0.0
     for model in models:
-        folder = _study_folder(cell, model, suite, out)
-        if not (folder / "study.db").exists():
-            continue
-        try:
-            study = optuna.load_study(study_name=_study_name(cell, folder),
-                                      storage=make_storage(
-                                          f"sqlite:///{(folder / 'study.db').resolve()}"))
-        except KeyError:
-            continue
-        total += sum(t.duration.total_seconds() for t in study.trials
-                     if t.duration is not None)
+        study = _load_study(cell, model, suite, out)
+        if study is not None:
+            total += sum(t.duration.total_seconds() for t in study.trials
+                         if t.duration is not None)
     return total / 60
 
 
@@ -343,6 +328,26 @@ def _study_folder(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> 
 
 def _study_name(cell: StudyCell, folder: Path) -> str:
     return f"{folder.name}-{cell.dataset}-L{cell.depth}"
+
+
+def _study_url(folder: Path) -> str:
+    return f"sqlite:///{(folder / 'study.db').resolve()}"
+
+
+def _load_study(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> Any:
+    """The Optuna study of ``model`` in ``cell`` stored in ``out``, or None."""
+    import optuna
+
+    from eamp.tune import make_storage
+
+    folder = _study_folder(cell, model, suite, out)
+    if not (folder / "study.db").exists():
+        return None
+    try:
+        return optuna.load_study(study_name=_study_name(cell, folder),
+                                 storage=make_storage(_study_url(folder)))
+    except KeyError:
+        return None
 
 
 def _stored(cell: StudyCell, models: tuple[str, ...], suite: StudySuite, out: Path,
@@ -470,6 +475,53 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     report = out / "report.md"
     write_text_atomic(report, _report(name, suite, rows, time.perf_counter() - started))
     return report
+
+
+def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str = "auto",
+               precision: str = "32", cases: tuple[str, ...] = (),
+               count: int | None = None) -> list[dict[str, Any]]:
+    """What :func:`run_study` would train in ``out``, without training: per selected cell and
+    model, its tuning trials (finished or pruned / planned) and its runs (done / planned).
+    Before a cell is tuned its runs are not known yet; they are counted as planned, with the
+    proposal rows they may add (one fewer where the tuned model already has the change)."""
+    from optuna.trial import TrialState
+
+    from eamp.experiments.reproduce import is_done
+
+    suite = STUDY_SUITES[name]
+    n = count or suite.count
+    rows = []
+    for cell in suite.cells:
+        if cases and not any(_matches(cell.name, c, suite) for c in cases):
+            continue
+        entropic = entropic_version(cell.backbone)
+        tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
+                        precision)
+        planned_runs: dict[str, list[Any]] = {cell.backbone: [], entropic: []}
+        if tuned is not None:
+            for variant, base_runs, entropic_runs in _variants(cell, entropic, tuned, suite, n,
+                                                               f"study-{name}"):
+                if variant == "tuned":
+                    planned_runs[cell.backbone] += base_runs
+                    planned_runs[entropic] += entropic_runs
+                else:  # (tuned entropic, the proposal's): the proposal's are new
+                    planned_runs[entropic] += entropic_runs
+        proposals = 2 if (cell.backbone == "gcn"
+                          and (cell.dataset, cell.depth) in suite.proposals) else 0
+        for model in (cell.backbone, entropic):
+            study = _load_study(cell, model, suite, out)
+            trials = 0 if study is None else len(
+                study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            untuned = _published(cell, model, suite, data_dir, device, precision) is not None
+            specs = planned_runs[model]
+            rows.append({
+                "cell": cell.name, "model": model,
+                "trials_done": trials, "trials_planned": 0 if untuned else suite.trials,
+                "runs_done": sum(is_done(s, out / s.relpath, quiet=True) for s in specs),
+                "runs_planned": len(specs) if tuned is not None
+                else n * (1 + (proposals if model == entropic else 0)),
+            })
+    return rows
 
 
 def _plot(rows: list[dict[str, Any]], out: Path) -> None:
