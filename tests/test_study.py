@@ -73,7 +73,7 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     trials = [t for m in ("gcn", "entropic_gcn") for t in optuna.load_study(
         study_name=f"{m}-cora-L3",
         storage=f"sqlite:///{tmp_path / 'tune' / 'cora-L3' / m / 'study.db'}").trials]
-    assert len(trials) == 4 and all(t.duration is not None for t in trials)
+    assert len(trials) == 4 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     assert float(rows[0]["tune_min"]) == pytest.approx(
         sum(t.duration.total_seconds() for t in trials) / 60)
     paired = [read_result(p) for p in sorted(tmp_path.rglob("result.json"))
@@ -158,3 +158,26 @@ def test_run_minutes_reads_wall_time_or_estimates_it_for_older_results(tmp_path)
     specs = [SimpleNamespace(relpath=Path(name, "result.json")) for name in ("new", "old")]
     # 90 s stored; 0.5 s x (30 + 10) epochs estimated for the result without it
     assert _run_minutes(tmp_path, specs) == pytest.approx((90.0 + 20.0) / 60)
+
+
+def test_tuning_minutes_count_finished_and_pruned_trials_not_failed_ones(tmp_path):
+    from datetime import datetime, timedelta
+
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from eamp.experiments.study import _study_folder, _study_name, _study_url, _tuning_minutes
+
+    suite = STUDY_SUITES["entropy-quick"]
+    cell = suite.cells[0]
+    folder = _study_folder(cell, "gcn", suite, tmp_path)
+    folder.mkdir(parents=True)
+    study = optuna.create_study(study_name=_study_name(cell, folder),
+                                storage=_study_url(folder))
+    start = datetime(2026, 1, 1)
+    for state, minutes in ((TrialState.COMPLETE, 3), (TrialState.PRUNED, 2),
+                           (TrialState.FAIL, 50)):  # a killed trial, marked failed later
+        trial = create_trial(state=state, value=0.5 if state != TrialState.FAIL else None)
+        trial.datetime_start, trial.datetime_complete = start, start + timedelta(minutes=minutes)
+        study.add_trial(trial)
+    assert _tuning_minutes(cell, ("gcn", "entropic_gcn"), suite, tmp_path) == pytest.approx(5)

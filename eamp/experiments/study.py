@@ -299,13 +299,17 @@ def _run_minutes(out: Path, specs: list[Any]) -> float:
 def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
                     out: Path) -> float:
     """Minutes the tuning trials of ``models`` in ``cell`` took (Optuna's start and end of
-    each finished or pruned trial; a preset's backbone has none)."""
+    each finished or pruned trial; a preset's backbone has none). A failed trial is left
+    out: a killed one is marked failed only when a later run notices, so its end is not
+    when it stopped."""
+    from optuna.trial import TrialState
+
     total = 0.0
     for model in models:
         study = _load_study(cell, model, suite, out)
         if study is not None:
-            total += sum(t.duration.total_seconds() for t in study.trials
-                         if t.duration is not None)
+            total += sum(t.duration.total_seconds() for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     return total / 60
 
 
@@ -615,11 +619,12 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
         lines += ["", f"Compute stored in this folder: {(tune + runs) / 60:.1f} h "
                   f"({tune / 60:.1f} h of tuning trials, {runs / 60:.1f} h of runs) for "
                   f"{len({(r['dataset'], r['depth'], r['backbone']) for r in ran})} of "
-                  f"{len(suite.cells)} cells. Compute min: the trials' durations (Optuna's) "
-                  "plus the runs' (their `wall_time_s`; for a result stored without it, its "
-                  "median epoch time times its epochs, which leaves out evaluation), summed "
-                  "over workers: with several workers the wall time is shorter, and jobs "
-                  "side by side on too few cores make every one longer."]
+                  f"{len(suite.cells)} cells. Compute min: the finished and pruned trials' "
+                  "durations (Optuna's; failed ones are left out) plus the runs' (their "
+                  "`wall_time_s`; for a result stored without it, its median epoch time "
+                  "times its epochs, which leaves out evaluation), summed over workers: with "
+                  "several workers the wall time is shorter, and jobs side by side on too "
+                  "few cores make every one longer."]
     lines += ["", "Figures: `depth_<dataset>.png` (test score against depth, base solid, "
               "entropic dashed, ± std bands) and `layers_<dataset>_L<depth>_<backbone>.png` "
               "(energy, MAD and effective rank layer by layer, mean over the runs). Data: "
