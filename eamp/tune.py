@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import Trial, TrialState
@@ -35,8 +35,11 @@ from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
-from eamp.runtime import worker_threads
+from eamp.runtime import ENV, worker_threads
 from eamp.train import TrainConfig, train
+
+if TYPE_CHECKING:
+    from eamp.experiments.executor import ExecutorConfig
 
 __all__ = ["TuneConfig", "TuneIncomplete", "tune", "make_storage", "suggest", "best_config"]
 
@@ -312,6 +315,48 @@ def tune(config: TuneConfig, out: Path) -> Path:
                              f"dying (their trials are marked failed in study "
                              f"{study.study_name!r})")
     return path
+
+
+def tune_jobs(config: TuneConfig, out: Path, executor: ExecutorConfig) -> Path:
+    """:func:`tune` with its workers as jobs of ``executor`` (submitit's local executor:
+    subprocesses; SLURM: jobs on other machines): ``config.workers`` jobs (at most one per
+    trial) share the ``config.trials`` trials to add, each one worker on the study's
+    storage, then the outputs are written as :func:`tune` writes them. The storage must be
+    one the jobs reach: a journal file on a shared file system or a database server (SQLite
+    only with the local executor). A job that dies leaves its trials missing:
+    :class:`TuneIncomplete`, and the same command adds them."""
+    from eamp.experiments.executor import run_jobs
+
+    url = _storage_url(config.storage, out)
+    if executor.kind == "slurm" and url.startswith("sqlite"):
+        raise ValueError(f"storage: SLURM jobs on other machines cannot share the SQLite file "
+                         f"{url!r}; use a journal file on a shared file system "
+                         "(journal:PATH) or a database URL")
+    out.mkdir(parents=True, exist_ok=True)
+    _fail_orphans(_open_study(config, url))  # create it once, before the jobs race to
+    count = min(config.workers, config.trials)
+    shares = [config.trials // count + (i < config.trials % count) for i in range(count)]
+    threads = worker_threads(config.workers)
+    jobs = [(replace(config, trials=share, workers=1), url, threads) for share in shares]
+    failed = run_jobs(_tune_job, jobs, out / "jobs", count, executor, lambda line: None)
+    study = _open_study(config, url)
+    _fail_orphans(study)
+    path = write_outputs(study, config, out)
+    if failed:
+        raise TuneIncomplete(f"tune: {len(failed)} of {count} jobs failed ({failed[0]}); "
+                             "their trials are missing: run the same command again")
+    return path
+
+
+def _tune_job(job: tuple[TuneConfig, str, int]) -> str:
+    """One worker of :func:`tune_jobs` in a job of its own: the job's threads (SLURM's CPUs
+    if set), its share of the trials."""
+    config, url, threads = job
+    os.environ[ENV] = os.environ.get("SLURM_CPUS_PER_TASK", str(threads))
+    run = uuid.uuid4().hex
+    _worker(config, url, run, threading.Lock(), None)
+    done, _ = _count(_open_study(config, url), run)
+    return f"{config.study_name()}: {done} trials"
 
 
 def _run_workers(config: TuneConfig, url: str, run: str, study: optuna.Study) -> None:

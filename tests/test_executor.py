@@ -76,3 +76,30 @@ def test_executor_settings_are_checked():
         ExecutorConfig("sge")
     with pytest.raises(ValueError, match="apply to --executor slurm"):
         ExecutorConfig("local", slurm={"partition": "gpu"})
+
+
+def test_tuning_trials_run_as_jobs_on_one_shared_study(tmp_path):
+    pytest.importorskip("submitit")
+    import optuna
+
+    from eamp.tune import TuneConfig, tune_jobs
+
+    base = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, patience=3)
+    config = TuneConfig(base=base, trials=3, workers=2, study="jobs",
+                        storage=f"journal:{tmp_path / 'study.log'}")
+    best = tune_jobs(config, tmp_path, ExecutorConfig("local", timeout_min=10))
+    assert best.exists() and (tmp_path / "tuning.png").exists()
+    study = optuna.load_study(study_name="jobs", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log"))))
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,
+                                      optuna.trial.TrialState.PRUNED))
+    assert len(trials) == 3
+    # two jobs (2 trials and 1), neither of them this process
+    pids = {t.user_attrs["pid"] for t in trials}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert len({t.user_attrs["run"] for t in trials}) == 2
+    # SLURM jobs on other machines cannot share a SQLite file: refused before submitting
+    with pytest.raises(ValueError, match="cannot share the SQLite file"):
+        tune_jobs(TuneConfig(base=base, trials=1), tmp_path / "sqlite",
+                  ExecutorConfig("slurm"))
+    assert not (tmp_path / "sqlite").exists()

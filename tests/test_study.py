@@ -181,3 +181,43 @@ def test_tuning_minutes_count_finished_and_pruned_trials_not_failed_ones(tmp_pat
         trial.datetime_start, trial.datetime_complete = start, start + timedelta(minutes=minutes)
         study.add_trial(trial)
     assert _tuning_minutes(cell, ("gcn", "entropic_gcn"), suite, tmp_path) == pytest.approx(5)
+
+
+def test_a_study_keeps_its_storage_and_slurm_starts_a_journal(tmp_path):
+    from eamp.experiments.study import _study_url
+
+    assert _study_url(tmp_path) == f"sqlite:///{(tmp_path / 'study.db').resolve()}"
+    assert _study_url(tmp_path, journal=True) == f"journal:{(tmp_path / 'study.log').resolve()}"
+    (tmp_path / "study.db").touch()  # a study begun locally continues in its file
+    assert _study_url(tmp_path, journal=True).startswith("sqlite:///")
+    (tmp_path / "study.db").unlink()
+    (tmp_path / "study.log").touch()  # and one begun on SLURM in its journal
+    assert _study_url(tmp_path).startswith("journal:")
+
+
+def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path,
+                                                               monkeypatch):
+    """The wiring only (no SLURM here): each study is handed to ``tune_jobs`` with a journal
+    file; the stand-in runs it in this process, and the runs go to the local pool."""
+    import eamp.tune
+    from eamp.experiments import reproduce, study
+    from eamp.experiments.executor import ExecutorConfig
+
+    handed = []
+    real_run_all = reproduce.run_all
+
+    def fake_tune_jobs(config, folder, executor):
+        handed.append((config.storage, executor.kind, config.trials))
+        return eamp.tune.tune(config, folder)
+
+    monkeypatch.setattr(eamp.tune, "tune_jobs", fake_tune_jobs)
+    monkeypatch.setattr(reproduce, "run_all", lambda runs, out, **kw: real_run_all(
+        runs, out, **{**kw, "executor": None}))
+    study.run_study("entropy-quick", tmp_path, data_dir=str(data_root),
+                    executor=ExecutorConfig("slurm"))
+    folder = tmp_path / "tune" / "cora-L3"
+    assert handed == [(f"journal:{(folder / m / 'study.log').resolve()}", "slurm", 2)
+                      for m in ("gcn", "entropic_gcn")]
+    assert not list(folder.rglob("study.db"))
+    plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
+    assert [r["trials_done"] for r in plan] == [2, 2]  # read back from the journals

@@ -168,13 +168,16 @@ def _published(cell: StudyCell, model: str, suite: StudySuite, data_dir: str | N
 
 
 def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: int,
-           data_dir: str | None, device: str, precision: str) -> dict[str, Any]:
+           data_dir: str | None, device: str, precision: str,
+           executor: Any = None) -> dict[str, Any]:
     """The tuned configuration of ``model`` in ``cell``: trials are added until the study
-    holds ``suite.trials`` finished ones. With a preset, the backbone's configuration is the
-    preset's and the entropic model's study searches its entropy parameters only."""
+    holds ``suite.trials`` finished ones, by ``workers`` local processes, or with an
+    ``executor`` other than the pool by as many jobs (on SLURM a new study is a journal
+    file, which jobs on other machines share). With a preset, the backbone's configuration
+    is the preset's and the entropic model's study searches its entropy parameters only."""
     from optuna.trial import TrialState
 
-    from eamp.tune import TuneConfig, tune
+    from eamp.tune import TuneConfig, tune, tune_jobs
 
     published = _published(cell, model, suite, data_dir, device, precision)
     if published is not None:
@@ -183,15 +186,20 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
 
     folder = _study_folder(cell, model, suite, out)
     folder.mkdir(parents=True, exist_ok=True)
-    url = _study_url(folder)
+    jobs = executor is not None and executor.kind != "pool"
+    url = _study_url(folder, journal=jobs and executor.kind == "slurm")
     name = _study_name(cell, folder)
     study = _load_study(cell, model, suite, out)
     finished = 0 if study is None else len(
         study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
     if finished < suite.trials:
         base = _base_config(cell, model, suite, data_dir, device, precision)
-        tune(TuneConfig(base=base, trials=suite.trials - finished, storage=url, study=name,
-                        workers=workers, only=only), folder)
+        config = TuneConfig(base=base, trials=suite.trials - finished, storage=url,
+                            study=name, workers=workers, only=only)
+        if jobs:
+            tune_jobs(config, folder, executor)
+        else:
+            tune(config, folder)
     return json.loads((folder / "best.json").read_text())["config"]
 
 
@@ -334,8 +342,13 @@ def _study_name(cell: StudyCell, folder: Path) -> str:
     return f"{folder.name}-{cell.dataset}-L{cell.depth}"
 
 
-def _study_url(folder: Path) -> str:
-    return f"sqlite:///{(folder / 'study.db').resolve()}"
+def _study_url(folder: Path, journal: bool = False) -> str:
+    """A study's storage: the one its folder holds, else a SQLite file, or with
+    ``journal`` a journal file (which jobs on other machines can share)."""
+    log, db = folder / "study.log", folder / "study.db"
+    if log.exists() or (journal and not db.exists()):
+        return f"journal:{log.resolve()}"
+    return f"sqlite:///{db.resolve()}"
 
 
 def _load_study(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> Any:
@@ -345,7 +358,7 @@ def _load_study(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> An
     from eamp.tune import make_storage
 
     folder = _study_folder(cell, model, suite, out)
-    if not (folder / "study.db").exists():
+    if not ((folder / "study.db").exists() or (folder / "study.log").exists()):
         return None
     try:
         return optuna.load_study(study_name=_study_name(cell, folder),
@@ -426,7 +439,8 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
         label = f"study-{name}"
         if selected:
             tuned: dict[str, Any] | None = {
-                m: _tuned(cell, m, suite, out, workers, data_dir, device, precision)
+                m: _tuned(cell, m, suite, out, workers, data_dir, device, precision,
+                          executor)
                 for m in (cell.backbone, entropic)}
         else:  # not run now: report what an earlier invocation stored
             tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
