@@ -432,12 +432,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     base = config_from_args(args)
-    from eamp.tune import TuneConfig, tune
+    executor = executor_from_args(args)
+    from eamp.tune import TuneConfig, tune, tune_jobs
 
     config = TuneConfig(base=base, trials=args.trials, storage=args.storage, study=args.study,
                         workers=args.workers, seeds=args.seeds,
                         only=tuple(args.only) if args.only else None)
-    best = tune(config, output_folder(args.out))
+    if executor.kind == "pool":
+        best = tune(config, output_folder(args.out))
+    else:  # the workers as jobs on one shared study
+        best = tune_jobs(config, output_folder(args.out), executor)
     print(f"best: {best}")
     return 0
 
@@ -461,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = argparse.ArgumentParser(add_help=False)
     cluster.add_argument("--executor", choices=["pool", "local", "slurm"],
                          help="where runs execute: a local process pool (default), submitit's "
-                         "local executor (a subprocess per run) or SLURM (a job per run)")
+                         "local executor (a subprocess per run) or SLURM (a job per run); "
+                         "tuning workers too, a job each")
     for flag, text in (("partition", "SLURM partition"), ("gpus-per-task", "GPUs per job"),
                        ("cpus-per-task", "CPUs per job"), ("mem", "memory per job, e.g. 16G"),
                        ("account", "SLURM account"), ("qos", "SLURM quality of service")):
@@ -554,7 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "and exit without training (to size a GPU or cluster job)")
     p.set_defaults(func=cmd_benchmark)
 
-    p = add("tune", "Optuna search over a model's hyper-parameters", device, precision)
+    p = add("tune", "Optuna search over a model's hyper-parameters", device, precision,
+            cluster)
     add_model_arguments(p, searched=True)
     p.add_argument("--trials", type=_positive_int, required=True,
                    help="finished trials to add in this run, shared by the workers")

@@ -103,3 +103,14 @@ def test_tuning_trials_run_as_jobs_on_one_shared_study(tmp_path):
         tune_jobs(TuneConfig(base=base, trials=1), tmp_path / "sqlite",
                   ExecutorConfig("slurm"))
     assert not (tmp_path / "sqlite").exists()
+
+
+def test_eamp_tune_on_slurm_refuses_a_sqlite_study_in_one_line(tmp_path, capsys):
+    from eamp.cli import main
+
+    out = tmp_path / "tune"
+    argv = ["tune", "--model", "gcn", "--dataset", "csbm", "--depth", "2", "--trials", "2",
+            "--out", str(out), "--executor", "slurm", "--workers", "2"]
+    assert main(argv) == 2
+    assert "storage: SLURM jobs on other machines cannot share" in capsys.readouterr().err
+    assert not out.exists()
