@@ -618,6 +618,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("eamp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # whatever read stdout has gone (`eamp ... | head`): stop quietly
+        import os
+
+        # Python flushes stdout once more at exit: point it at nothing first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _remove_empty_folders() -> None:

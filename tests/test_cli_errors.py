@@ -166,3 +166,18 @@ def test_an_entropic_model_refuses_a_graph_as_loaded():
         TrainConfig("entropic_gcn", "texas", 2, graph="as-loaded")
     assert TrainConfig("g2", "texas", 2, graph="as-loaded").graph == "as-loaded"
     assert TrainConfig.from_preset("g2-rusch2023", "texas").graph == "as-loaded"
+
+
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
+    """`eamp ... | head`: the reader is gone before eamp writes; no traceback."""
+    import subprocess
+    import sys
+
+    command = "from eamp.cli import main; raise SystemExit(main())"
+    process = subprocess.Popen([sys.executable, "-c", command, "benchmark", "--suite",
+                                "fidelity-quick", "--out", str(tmp_path / "out"), "--plan"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # long before the interpreter has started and printed
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert stderr == ""
