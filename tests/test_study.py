@@ -49,6 +49,12 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert "4 tuning trials, 8 runs" in capsys.readouterr().out
     assert not (tmp_path / "tune").exists()  # planning trains and tunes nothing
     assert main(argv) == 0
+    # each run trained once (the proposals' pairs repeat the tuned entropic runs)
+    import re
+
+    trained = re.search(r"(\d+) runs, 0 already done", capsys.readouterr().out)
+    stored = [p for p in tmp_path.rglob("result.json") if "study-entropy-quick" in str(p)]
+    assert trained is not None and int(trained.group(1)) == len(stored) >= 4
     with open(tmp_path / "study.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["variant"] == "tuned" and rows[0]["n"] == "2"

@@ -446,9 +446,10 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
             tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
                             precision)
         variants = _variants(cell, entropic, tuned, suite, n, label) if tuned else []
-        if selected:
-            run_all([s for _, a, b in variants for s in a + b], out, workers=workers,
-                    force=force, executor=executor)
+        if selected:  # a proposal's pair repeats the tuned entropic runs: each run once
+            specs = {s.relpath: s for _, a, b in variants for s in a + b}
+            run_all(list(specs.values()), out, workers=workers, force=force,
+                    executor=executor)
         for variant, base_runs, entropic_runs in variants:
             pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
                      if is_done(a, out / a.relpath, quiet=True)
