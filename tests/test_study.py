@@ -227,3 +227,33 @@ def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path
     assert not list(folder.rglob("study.db"))
     plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
     assert [r["trials_done"] for r in plan] == [2, 2]  # read back from the journals
+
+
+def test_each_proposal_is_the_tuned_model_with_and_without_it():
+    from eamp.experiments.study import _variants
+    from eamp.train import TrainConfig
+
+    suite = STUDY_SUITES["entropy-quick"]
+    cell = suite.cells[0]
+    options = {"entropy_weight": 0.5, "temperature": 1.0, "detach": False,
+               "schedule": "constant"}  # the search chose the gradient through the step
+    tuned = {"gcn": TrainConfig("gcn", "cora", 3).resolved().as_dict(),
+             "entropic_gcn": TrainConfig("entropic_gcn", "cora", 3,
+                                         model_options=options).resolved().as_dict()}
+    variants = _variants(cell, "entropic_gcn", tuned, suite, 2, "study")
+    assert [v for v, _, _ in variants] == [
+        "tuned", "adaptive lambda (against tuned entropic)",
+        "gradient through the step (tuned entropic, against it without)"]
+    tuned_runs = variants[0][2]
+
+    def options_of(runs):
+        return [(r.config.model_options["schedule"], r.config.model_options["detach"])
+                for r in runs]
+
+    # adaptive: tuned on the left, tuned with the adaptive schedule on the right
+    assert variants[1][1] == tuned_runs
+    assert options_of(variants[1][2]) == [("adaptive", False)] * 2
+    # through: the tuned model has it, so the left is the same model detached
+    assert variants[2][2] == tuned_runs
+    assert options_of(variants[2][1]) == [("constant", True)] * 2
+    assert [r.config.seed for r in variants[2][1]] == [0, 1]  # paired by seed

@@ -9,8 +9,8 @@ at depth? Measured the honest way, per cell (dataset, depth, backbone):
 3. the table gives both means ± std, the paired difference (same seed or split) with its 95%
    t-interval, and the layer-wise energy, MAD and effective rank of both;
 4. the paper's two open proposals (an adaptive lambda, a gradient through the entropy step)
-   get rows of their own: entropic-B's tuned configuration with that one change, paired with
-   it.
+   get rows of their own: entropic-B's tuned configuration with and without that one
+   change, paired (whichever of the two the search chose is the tuned model itself).
 
 Everything is resumable: the studies live in ``DIR/tune/...`` (a rerun adds only the
 missing trials) and the runs in the run store of ``eamp reproduce`` (``DIR/runs/...``).
@@ -386,20 +386,29 @@ def _stored(cell: StudyCell, models: tuple[str, ...], suite: StudySuite, out: Pa
 
 def _variants(cell: StudyCell, entropic: str, tuned: dict[str, Any], suite: StudySuite,
               n: int, label: str) -> list[tuple[str, list[Any], list[Any]]]:
-    """The pairs of run lists a cell compares: the tuned pair, then for entropic GCN in a
-    proposals cell each open proposal against the tuned entropic model."""
+    """The pairs of run lists a cell compares, (row label, base runs, compared runs): the
+    tuned pair, then for entropic GCN in a proposals cell each open proposal, as the tuned
+    entropic model with and without it (the runs without it on the left): the tuned model
+    changed to have it, or, where the search already chose it, changed to go without."""
     base_runs = _runs(tuned[cell.backbone], n, label)
     entropic_runs = _runs(tuned[entropic], n, label)
     variants = [("tuned", base_runs, entropic_runs)]
     if cell.backbone == "gcn" and (cell.dataset, cell.depth) in suite.proposals:
         options = tuned[entropic]["model_options"]
-        for variant, slug, change in (
-                ("adaptive lambda", "adaptive", {"schedule": "adaptive"}),
-                ("gradient through the step", "through", {"detach": False})):
-            if all(options.get(k) == v for k, v in change.items()):
-                continue  # the tuned configuration already has it
-            changed = {**tuned[entropic], "model_options": {**options, **change}}
-            variants.append((variant, entropic_runs, _runs(changed, n, f"{label}-{slug}")))
+        for variant, slug, change, without in (
+                ("adaptive lambda", "adaptive", {"schedule": "adaptive"},
+                 {"schedule": "constant"}),
+                ("gradient through the step", "through", {"detach": False},
+                 {"detach": True})):
+            chosen = all(options.get(k) == v for k, v in change.items())
+            other = {**tuned[entropic],
+                     "model_options": {**options, **(without if chosen else change)}}
+            if chosen:  # the tuned model has it: against the same model without it
+                variants.append((f"{variant} (tuned entropic, against it without)",
+                                 _runs(other, n, f"{label}-no-{slug}"), entropic_runs))
+            else:
+                variants.append((f"{variant} (against tuned entropic)", entropic_runs,
+                                 _runs(other, n, f"{label}-{slug}")))
     return variants
 
 
@@ -465,10 +474,11 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                 tune_min = _tuning_minutes(cell, (cell.backbone, entropic), suite, out)
                 runs_min = _run_minutes(out, [s for pair in pairs for s in pair])
             else:  # the proposal's own runs; the tuned entropic ones count above
-                tune_min, runs_min = 0.0, _run_minutes(out, [b for _, b in pairs])
+                tune_min, runs_min = 0.0, _run_minutes(
+                    out, [s for pair in pairs for s in pair if s.protocol != label])
             rows.append({
                 "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
-                "variant": variant if variant == "tuned" else f"{variant} (vs tuned entropic)",
+                "variant": variant,
                 "metric": dataset_metric(cell.dataset), "n": len(pairs),
                 "base_mean": mean(a_scores), "base_std": stdev(a_scores) if len(pairs) > 1
                 else math.nan, "entropic_mean": mean(b_scores),
@@ -502,7 +512,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
     """What :func:`run_study` would train in ``out``, without training: per selected cell and
     model, its tuning trials (finished or pruned / planned) and its runs (done / planned).
     Before a cell is tuned its runs are not known yet; they are counted as planned, with the
-    proposal rows they may add (one fewer where the tuned model already has the change)."""
+    proposal rows' own runs."""
     from optuna.trial import TrialState
 
     from eamp.experiments.reproduce import is_done
@@ -517,14 +527,11 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
         tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
                         precision)
         planned_runs: dict[str, list[Any]] = {cell.backbone: [], entropic: []}
-        if tuned is not None:
-            for variant, base_runs, entropic_runs in _variants(cell, entropic, tuned, suite, n,
-                                                               f"study-{name}"):
-                if variant == "tuned":
-                    planned_runs[cell.backbone] += base_runs
-                    planned_runs[entropic] += entropic_runs
-                else:  # (tuned entropic, the proposal's): the proposal's are new
-                    planned_runs[entropic] += entropic_runs
+        if tuned is not None:  # every distinct run of the cell's pairs, by model
+            distinct = {s.relpath: s for _, a, b in _variants(
+                cell, entropic, tuned, suite, n, f"study-{name}") for s in a + b}
+            for spec in distinct.values():
+                planned_runs[spec.config.model].append(spec)
         proposals = 2 if (cell.backbone == "gcn"
                           and (cell.dataset, cell.depth) in suite.proposals) else 0
         for model in (cell.backbone, entropic):
