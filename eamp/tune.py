@@ -95,6 +95,10 @@ class TuneConfig:
     only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        # checked here, where both tune() and tune_jobs() (which splits the trials by the
+        # workers) get it
+        if self.trials < 1 or self.workers < 1 or self.seeds < 1:
+            raise ValueError("trials, workers, seeds: expected integers >= 1")
         if self.only is not None:
             names = [p.name for p in get_model_spec(self.base.model).search_space]
             unknown = [name for name in self.only if name not in names]
@@ -296,8 +300,6 @@ def tune(config: TuneConfig, out: Path) -> Path:
     Local workers share the count: a worker killed mid-trial has its trial failed at once
     and is replaced, so the study still gains ``config.trials`` finished trials; if workers
     keep dying, :class:`TuneIncomplete` says how many finished."""
-    if config.trials < 1 or config.workers < 1 or config.seeds < 1:
-        raise ValueError("trials, workers, seeds: expected integers >= 1")
     out.mkdir(parents=True, exist_ok=True)
     url = _storage_url(config.storage, out)
     study = _open_study(config, url)  # create it once, before the workers race to

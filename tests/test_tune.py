@@ -206,3 +206,9 @@ def test_only_names_parameters_of_the_models_search_space():
         TuneConfig(base, 1, only=("alpha",))
     with pytest.raises(ValueError, match="only: expected names"):
         TuneConfig(base, 1, only=())
+
+
+@pytest.mark.parametrize("field", ["trials", "workers", "seeds"])
+def test_tune_config_refuses_counts_below_one_when_built(field):
+    with pytest.raises(ValueError, match="trials, workers, seeds: expected integers >= 1"):
+        TuneConfig(**{"base": BASE, "trials": 1, field: 0})

@@ -175,8 +175,6 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
     ``executor`` other than the pool by as many jobs (on SLURM a new study is a journal
     file, which jobs on other machines share). With a preset, the backbone's configuration
     is the preset's and the entropic model's study searches its entropy parameters only."""
-    from optuna.trial import TrialState
-
     from eamp.tune import TuneConfig, tune, tune_jobs
 
     published = _published(cell, model, suite, data_dir, device, precision)
@@ -190,8 +188,7 @@ def _tuned(cell: StudyCell, model: str, suite: StudySuite, out: Path, workers: i
     url = _study_url(folder, journal=jobs and executor.kind == "slurm")
     name = _study_name(cell, folder)
     study = _load_study(cell, model, suite, out)
-    finished = 0 if study is None else len(
-        study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    finished = 0 if study is None else len(_finished_trials(study))
     if finished < suite.trials:
         base = _base_config(cell, model, suite, data_dir, device, precision)
         config = TuneConfig(base=base, trials=suite.trials - finished, storage=url,
@@ -310,14 +307,11 @@ def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
     each finished or pruned trial; a preset's backbone has none). A failed trial is left
     out: a killed one is marked failed only when a later run notices, so its end is not
     when it stopped."""
-    from optuna.trial import TrialState
-
     total = 0.0
     for model in models:
         study = _load_study(cell, model, suite, out)
         if study is not None:
-            total += sum(t.duration.total_seconds() for t in study.get_trials(
-                deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            total += sum(t.duration.total_seconds() for t in _finished_trials(study))
     return total / 60
 
 
@@ -349,6 +343,13 @@ def _study_url(folder: Path, journal: bool = False) -> str:
     if log.exists() or (journal and not db.exists()):
         return f"journal:{log.resolve()}"
     return f"sqlite:///{db.resolve()}"
+
+
+def _finished_trials(study: Any) -> list[Any]:
+    """The trials a study counts as done: complete or pruned (a failed one is retried)."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
 def _load_study(cell: StudyCell, model: str, suite: StudySuite, out: Path) -> Any:
@@ -412,6 +413,15 @@ def _variants(cell: StudyCell, entropic: str, tuned: dict[str, Any], suite: Stud
     return variants
 
 
+def _distinct_runs(variants: list[tuple[str, list[Any], list[Any]]]) -> list[Any]:
+    """Each run of a cell's pairs once (a proposal's pair repeats the tuned entropic runs)."""
+    return list({s.relpath: s for _, a, b in variants for s in a + b}.values())
+
+
+def _selected(cell: StudyCell, cases: tuple[str, ...], suite: StudySuite) -> bool:
+    return not cases or any(_matches(cell.name, c, suite) for c in cases)
+
+
 def _matches(name: str, pattern: str, suite: StudySuite) -> bool:
     """A pattern that names a cell exactly selects that cell only; otherwise every cell
     whose name contains it."""
@@ -443,7 +453,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     rows: list[dict[str, Any]] = []
     layers: list[dict[str, Any]] = []
     for cell in suite.cells:
-        selected = not cases or any(_matches(cell.name, c, suite) for c in cases)
+        selected = _selected(cell, cases, suite)
         entropic = entropic_version(cell.backbone)
         label = f"study-{name}"
         if selected:
@@ -455,9 +465,8 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
             tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
                             precision)
         variants = _variants(cell, entropic, tuned, suite, n, label) if tuned else []
-        if selected:  # a proposal's pair repeats the tuned entropic runs: each run once
-            specs = {s.relpath: s for _, a, b in variants for s in a + b}
-            run_all(list(specs.values()), out, workers=workers, force=force,
+        if selected:
+            run_all(_distinct_runs(variants), out, workers=workers, force=force,
                     executor=executor)
         for variant, base_runs, entropic_runs in variants:
             pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
@@ -513,31 +522,27 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
     model, its tuning trials (finished or pruned / planned) and its runs (done / planned).
     Before a cell is tuned its runs are not known yet; they are counted as planned, with the
     proposal rows' own runs."""
-    from optuna.trial import TrialState
-
     from eamp.experiments.reproduce import is_done
 
     suite = STUDY_SUITES[name]
     n = count or suite.count
     rows = []
     for cell in suite.cells:
-        if cases and not any(_matches(cell.name, c, suite) for c in cases):
+        if not _selected(cell, cases, suite):
             continue
         entropic = entropic_version(cell.backbone)
         tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
                         precision)
         planned_runs: dict[str, list[Any]] = {cell.backbone: [], entropic: []}
         if tuned is not None:  # every distinct run of the cell's pairs, by model
-            distinct = {s.relpath: s for _, a, b in _variants(
-                cell, entropic, tuned, suite, n, f"study-{name}") for s in a + b}
-            for spec in distinct.values():
+            for spec in _distinct_runs(_variants(cell, entropic, tuned, suite, n,
+                                                 f"study-{name}")):
                 planned_runs[spec.config.model].append(spec)
         proposals = 2 if (cell.backbone == "gcn"
                           and (cell.dataset, cell.depth) in suite.proposals) else 0
         for model in (cell.backbone, entropic):
             study = _load_study(cell, model, suite, out)
-            trials = 0 if study is None else len(
-                study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            trials = 0 if study is None else len(_finished_trials(study))
             untuned = _published(cell, model, suite, data_dir, device, precision) is not None
             specs = planned_runs[model]
             rows.append({
