@@ -377,20 +377,44 @@ def executor_from_args(args: argparse.Namespace) -> Any:
                           **({"timeout_min": args.slurm_time} if args.slurm_time else {}))
 
 
+def _minutes_left(row: dict[str, Any]) -> float | None:
+    """The compute a plan row still needs at its own measured rates: its mean trial time for
+    each trial left, its mean run time for each run left (the mean trial time while no run
+    is done yet); None where nothing of the row has been timed."""
+    trials_left = max(row["trials_planned"] - row["trials_done"], 0)
+    runs_left = row["runs_planned"] - row["runs_done"]
+    per_trial = row["tune_min"] / row["trials_done"] if row["trials_done"] else None
+    per_run = row["runs_min"] / row["runs_done"] if row["runs_done"] else per_trial
+    if (trials_left and per_trial is None) or (runs_left and per_run is None):
+        return None
+    return trials_left * (per_trial or 0.0) + runs_left * (per_run or 0.0)
+
+
 def _print_plan(rows: list[dict[str, Any]], out: str) -> None:
-    """The table of ``eamp benchmark --plan``."""
+    """The table of ``eamp benchmark --plan``: per row its trials and runs (done/planned),
+    the compute they took (minutes) and an estimate of what is left."""
     width = max([len(r["cell"]) for r in rows] + [4])
     model = max([len(r["model"]) for r in rows] + [5])
-    print(f"{'case':<{width}}  {'model':<{model}}  {'trials':>9}  {'runs':>9}")
+    print(f"{'case':<{width}}  {'model':<{model}}  {'trials':>9}  {'runs':>9}  "
+          f"{'min done':>8}  {'min left':>8}")
     for r in rows:
         trials = f"{r['trials_done']}/{r['trials_planned']}" if r["trials_planned"] else "-"
+        left = _minutes_left(r)
         print(f"{r['cell']:<{width}}  {r['model']:<{model}}  {trials:>9}  "
-              f"{r['runs_done']:>4}/{r['runs_planned']:<4}")
+              f"{r['runs_done']:>4}/{r['runs_planned']:<4}  "
+              f"{r['tune_min'] + r['runs_min']:>8.1f}  "
+              f"{'?' if left is None else f'{left:.1f}':>8}")
     trials_left = sum(max(r["trials_planned"] - r["trials_done"], 0) for r in rows)
     runs_left = sum(r["runs_planned"] - r["runs_done"] for r in rows)
     tuned = any(r["trials_planned"] for r in rows)
     print(f"to do in {out}: {trials_left} tuning trials, {runs_left} runs (done/planned "
           f"above{'; a cell runs once its models are tuned' if tuned else ''})")
+    lefts = [_minutes_left(r) for r in rows]
+    unknown = sum(left is None for left in lefts)
+    print(f"compute: {sum(r['tune_min'] + r['runs_min'] for r in rows):.1f} min done; about "
+          f"{sum(left for left in lefts if left is not None):.1f} min left at each row's "
+          f"measured rate (a row's runs at its trials' rate until one is done)"
+          + (f", not counting {unknown} row(s) with nothing timed yet (?)" if unknown else ""))
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from eamp.cli import main
 from eamp.experiments.benchmark import SUITES, BenchmarkConfig, Case, Published
 from eamp.models import build_model, get_model_spec
 from eamp.models.registry import Preset, get_preset, preset_names
-from eamp.train import TrainConfig, roc_auc, train
+from eamp.train import TrainConfig, read_result, roc_auc, train
 
 
 def _brute_auc(scores: list[float], labels: list[int]) -> float:
@@ -191,7 +191,10 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     assert main(argv) == 0  # resumed: nothing retrained
     assert "4 already done, 0 to train" in capsys.readouterr().out
     assert main([*argv, "--plan"]) == 0
-    assert "0 tuning trials, 0 runs" in capsys.readouterr().out
+    plan = capsys.readouterr().out
+    assert "0 tuning trials, 0 runs" in plan and "about 0.0 min left" in plan
+    minutes = sum(read_result(p)["wall_time_s"] for p in results) / 60
+    assert f"compute: {minutes:.1f} min done" in plan
     assert [p.stat().st_mtime_ns for p in results] == stamps
 
 

@@ -42,11 +42,14 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     # to 2 of each open proposal
     assert study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root)) == [
         {"cell": "cora L3 gcn", "model": "gcn", "trials_done": 0, "trials_planned": 2,
-         "runs_done": 0, "runs_planned": 2},
+         "runs_done": 0, "runs_planned": 2, "tune_min": 0.0, "runs_min": 0.0},
         {"cell": "cora L3 gcn", "model": "entropic_gcn", "trials_done": 0,
-         "trials_planned": 2, "runs_done": 0, "runs_planned": 6}]
+         "trials_planned": 2, "runs_done": 0, "runs_planned": 6, "tune_min": 0.0,
+         "runs_min": 0.0}]
     assert main([*argv, "--plan"]) == 0
-    assert "4 tuning trials, 8 runs" in capsys.readouterr().out
+    plan = capsys.readouterr().out
+    assert "4 tuning trials, 8 runs" in plan
+    assert "0.0 min done" in plan and "not counting 2 row(s) with nothing timed yet" in plan
     assert not (tmp_path / "tune").exists()  # planning trains and tunes nothing
     assert main(argv) == 0
     # each run trained once (the proposals' pairs repeat the tuned entropic runs)
@@ -93,6 +96,12 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert [(r["trials_done"], r["runs_done"] == r["runs_planned"]) for r in plan] == [
         (2, True), (2, True)]
     assert sum(r["runs_planned"] for r in plan) == len(stored)
+    # and each model's compute: its trials' and its stored runs' own times
+    assert plan[0]["runs_min"] == pytest.approx(
+        sum(read_result(p)["wall_time_s"] for p in stored if "/gcn/" in str(p)) / 60)
+    assert all(row["tune_min"] > 0 for row in plan)
+    assert main([*argv, "--plan"]) == 0
+    assert "about 0.0 min left" in capsys.readouterr().out
     results = sorted(tmp_path.rglob("result.json"))
     stamps = [p.stat().st_mtime_ns for p in results]
     capsys.readouterr()
@@ -113,6 +122,24 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     for key, row in first.items():  # the L3 cell and its proposal rows, read back unchanged
         assert again[key] == row
     assert "Not run in this output folder" not in (tmp_path / "report.md").read_text()
+
+
+def test_plan_estimates_what_is_left_at_each_rows_own_rate():
+    from eamp.cli import _minutes_left
+
+    def row(trials, planned, runs, runs_planned, tune_min, runs_min):
+        return {"trials_done": trials, "trials_planned": planned, "runs_done": runs,
+                "runs_planned": runs_planned, "tune_min": tune_min, "runs_min": runs_min}
+
+    # 2 min a trial: 15 trials left, and 10 runs counted at the trial rate until one is done
+    assert _minutes_left(row(5, 20, 0, 10, 10.0, 0.0)) == 15 * 2 + 10 * 2
+    # a run done sets the runs' own rate (3 min)
+    assert _minutes_left(row(20, 20, 1, 10, 40.0, 3.0)) == 9 * 3
+    # a preset's untuned model: runs only
+    assert _minutes_left(row(0, 0, 2, 10, 0.0, 4.0)) == 8 * 2
+    assert _minutes_left(row(20, 20, 10, 10, 40.0, 30.0)) == 0
+    assert _minutes_left(row(0, 20, 0, 10, 0.0, 0.0)) is None  # nothing timed yet
+    assert _minutes_left(row(0, 0, 0, 10, 0.0, 0.0)) is None
 
 
 def test_a_preset_suite_runs_the_backbone_as_published_and_tunes_only_the_entropy(

@@ -271,7 +271,7 @@ def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
     """What :func:`benchmark` would train in ``out``, without training: per selected case,
     its runs done and planned."""
     from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import is_done
+    from eamp.experiments.reproduce import is_done, run_minutes
 
     rows = []
     for case in SUITES[config.suite]:
@@ -279,10 +279,10 @@ def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
             continue
         specs = [RunSpec(case.preset, c) for c in case.configs(
             config.count, config.data_dir, config.device, config.precision)]
+        done = [s for s in specs if is_done(s, out / s.relpath, quiet=True)]
         rows.append({"cell": case.name, "model": specs[0].config.model, "trials_done": 0,
-                     "trials_planned": 0,
-                     "runs_done": sum(is_done(s, out / s.relpath, quiet=True) for s in specs),
-                     "runs_planned": len(specs)})
+                     "trials_planned": 0, "runs_done": len(done), "runs_planned": len(specs),
+                     "tune_min": 0.0, "runs_min": run_minutes(out, done)})
     return rows
 
 

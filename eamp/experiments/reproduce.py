@@ -8,6 +8,7 @@ so an interrupted reproduction loses at most the runs in flight.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import sys
 import time
@@ -152,6 +153,20 @@ def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
              f"({changes})")
         return False
     return True
+
+
+def run_minutes(out: Path, specs: list[RunSpec]) -> float:
+    """Minutes the stored runs ``specs`` took: their ``wall_time_s``, or for a result stored
+    before that was recorded, its median epoch time times the epochs it ran."""
+    total = 0.0
+    for spec in specs:
+        result = read_result(out / spec.relpath)
+        seconds = float(result.get("wall_time_s", math.nan))
+        if math.isnan(seconds):
+            seconds = float(result.get("epoch_time_s", 0.0)) * sum(
+                int(split.get("epochs_run", 0)) for split in result.get("splits", ()))
+        total += seconds
+    return total / 60
 
 
 def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,

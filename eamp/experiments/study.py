@@ -285,22 +285,6 @@ def _scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]
     return [100 * r["test_score"] for r in results], last
 
 
-def _run_minutes(out: Path, specs: list[Any]) -> float:
-    """Minutes the stored runs ``specs`` took: their ``wall_time_s``, or for a result stored
-    before that was recorded, its median epoch time times the epochs it ran."""
-    from eamp.train import read_result
-
-    total = 0.0
-    for spec in specs:
-        result = read_result(out / spec.relpath)
-        seconds = float(result.get("wall_time_s", math.nan))
-        if math.isnan(seconds):
-            seconds = float(result.get("epoch_time_s", 0.0)) * sum(
-                int(split.get("epochs_run", 0)) for split in result.get("splits", ()))
-        total += seconds
-    return total / 60
-
-
 def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
                     out: Path) -> float:
     """Minutes the tuning trials of ``models`` in ``cell`` took (Optuna's start and end of
@@ -440,7 +424,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     cell, not run ones marked)."""
     from statistics import mean, stdev
 
-    from eamp.experiments.reproduce import is_done, run_all
+    from eamp.experiments.reproduce import is_done, run_all, run_minutes
 
     suite = STUDY_SUITES[name]
     unmatched = [c for c in cases if not any(c.lower() in cell.name.lower()
@@ -481,9 +465,9 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                 layers += _layer_rows(cell, out, {cell.backbone: [a for a, _ in pairs],
                                                   entropic: [b for _, b in pairs]})
                 tune_min = _tuning_minutes(cell, (cell.backbone, entropic), suite, out)
-                runs_min = _run_minutes(out, [s for pair in pairs for s in pair])
+                runs_min = run_minutes(out, [s for pair in pairs for s in pair])
             else:  # the proposal's own runs; the tuned entropic ones count above
-                tune_min, runs_min = 0.0, _run_minutes(
+                tune_min, runs_min = 0.0, run_minutes(
                     out, [s for pair in pairs for s in pair if s.protocol != label])
             rows.append({
                 "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
@@ -522,7 +506,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
     model, its tuning trials (finished or pruned / planned) and its runs (done / planned).
     Before a cell is tuned its runs are not known yet; they are counted as planned, with the
     proposal rows' own runs."""
-    from eamp.experiments.reproduce import is_done
+    from eamp.experiments.reproduce import is_done, run_minutes
 
     suite = STUDY_SUITES[name]
     n = count or suite.count
@@ -545,12 +529,15 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
             trials = 0 if study is None else len(_finished_trials(study))
             untuned = _published(cell, model, suite, data_dir, device, precision) is not None
             specs = planned_runs[model]
+            done = [s for s in specs if is_done(s, out / s.relpath, quiet=True)]
             rows.append({
                 "cell": cell.name, "model": model,
                 "trials_done": trials, "trials_planned": 0 if untuned else suite.trials,
-                "runs_done": sum(is_done(s, out / s.relpath, quiet=True) for s in specs),
+                "runs_done": len(done),
                 "runs_planned": len(specs) if tuned is not None
                 else n * (1 + (proposals if model == entropic else 0)),
+                "tune_min": _tuning_minutes(cell, (model,), suite, out),
+                "runs_min": run_minutes(out, done),
             })
     return rows
 
