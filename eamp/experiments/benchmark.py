@@ -106,10 +106,10 @@ _GCNII_CITESEER = Published(73.4, None, "Chen et al. 2020 (ICML), Table 2 (GCNII
 
 _PLATONOV_NOTEBOOK = ("Platonov et al. 2023 (ICLR), Table 4; the same numbers are printed by "
                       "notebooks/results.ipynb of github.com/yandex-research/heterophilous-graphs")
-_PLATONOV_TABLE = ("Platonov et al. 2023 (ICLR), filtered chameleon and squirrel; not checked "
-                   "against the paper, but the same means ± stds are quoted from it in Ribeiro "
-                   "et al., Cooperative Sheaf Neural Networks, Table 1 (GCN, SAGE and GAT rows, "
-                   "whose minesweeper and tolokers entries match the authors' notebook)")
+_PLATONOV_TABLE = ("Platonov et al. 2023 (ICLR), filtered chameleon and squirrel; the same "
+                   "means ± stds are quoted from it in Ribeiro et al., Cooperative Sheaf Neural "
+                   "Networks, Table 1 (GCN, SAGE and GAT rows, whose minesweeper and tolokers "
+                   "entries match the authors' notebook)")
 # (dataset, conv) -> (mean, std, verified): the residual GCN, SAGE and GAT of the benchmark
 _PLATONOV = {
     ("minesweeper", "gcn"): (89.75, 0.52, True), ("minesweeper", "sage"): (93.51, 0.57, True),
