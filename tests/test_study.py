@@ -62,8 +62,11 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
         rows = list(csv.DictReader(handle))
     assert rows[0]["variant"] == "tuned" and rows[0]["n"] == "2"
     assert rows[0]["verdict"] in ("helps", "hurts", "no difference")
+    # predicting one class for every node: Neural_Networks, 319 of Cora's 1000 test nodes
+    assert float(rows[0]["chance"]) == pytest.approx(31.9)
     report = (tmp_path / "report.md").read_text()
     assert "not a result" in report and "In plain words" in report
+    assert "points above predicting one class for every node" in report
     assert (tmp_path / "depth_cora.png").exists()
     assert (tmp_path / "layers_cora_L3_gcn.png").exists()
     with open(tmp_path / "layers.csv") as handle:
@@ -180,7 +183,7 @@ def test_run_minutes_reads_wall_time_or_estimates_it_for_older_results(tmp_path)
     from pathlib import Path
     from types import SimpleNamespace
 
-    from eamp.experiments.study import _run_minutes
+    from eamp.experiments.reproduce import run_minutes
 
     base = {"model": "gcn", "dataset": "cora", "depth": 2, "seed": 0, "config": {},
             "best_val_acc": 0.5, "test_acc": 0.5, "layer_energy": [1.0],
@@ -190,7 +193,7 @@ def test_run_minutes_reads_wall_time_or_estimates_it_for_older_results(tmp_path)
         (tmp_path / name / "result.json").write_text(json.dumps({**base, **extra}))
     specs = [SimpleNamespace(relpath=Path(name, "result.json")) for name in ("new", "old")]
     # 90 s stored; 0.5 s x (30 + 10) epochs estimated for the result without it
-    assert _run_minutes(tmp_path, specs) == pytest.approx((90.0 + 20.0) / 60)
+    assert run_minutes(tmp_path, specs) == pytest.approx((90.0 + 20.0) / 60)
 
 
 def test_tuning_minutes_count_finished_and_pruned_trials_not_failed_ones(tmp_path):
@@ -284,3 +287,23 @@ def test_each_proposal_is_the_tuned_model_with_and_without_it():
     assert variants[2][2] == tuned_runs
     assert options_of(variants[2][1]) == [("constant", True)] * 2
     assert [r.config.seed for r in variants[2][1]] == [0, 1]  # paired by seed
+
+
+def test_report_names_the_cells_whose_base_model_collapsed_to_one_class():
+    from eamp.experiments.study import COLLAPSED, STUDY_SUITES, _report
+
+    def row(dataset, base, chance):
+        return {"dataset": dataset, "depth": 64, "backbone": "gcn", "variant": "tuned",
+                "metric": "accuracy", "n": 10, "base_mean": base, "base_std": 1.0,
+                "entropic_mean": base + 4, "entropic_std": 2.0, "difference": 4.0,
+                "ci_low": 1.0, "ci_high": 7.0, "verdict": "helps", "base_energy": 0.1,
+                "entropic_energy": 1.0, "base_mad": 0.1, "entropic_mad": 0.5, "base_erank": 2.0,
+                "entropic_erank": 1.5, "tune_min": 1.0, "runs_min": 1.0, "chance": chance}
+
+    report = _report("entropy-core", STUDY_SUITES["entropy-core"],
+                     [row("cora", 31.9 + COLLAPSED, 31.9), row("citeseer", 25.2, 23.1)], 1.0)
+    line = next(x for x in report.splitlines() if x.startswith("- The base model scores"))
+    # at the bound counts as collapsed; 2.1 points above it does not
+    assert "cora L64 gcn (base 33.90, entropic 37.90, one class 31.90)" in line
+    assert "citeseer" not in line
+    assert "| 33.90 ± 1.00 | 37.90 ± 2.00 | 31.90 | +4.00 [1.00, 7.00] | helps |" in report

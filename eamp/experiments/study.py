@@ -217,8 +217,11 @@ def _runs(config: dict[str, Any], count: int, label: str) -> list[Any]:
 COLUMNS = ("dataset", "depth", "backbone", "variant", "metric", "n", "base_mean", "base_std",
            "entropic_mean", "entropic_std", "difference", "ci_low", "ci_high", "verdict",
            "base_energy", "entropic_energy", "base_mad", "entropic_mad", "base_erank",
-           "entropic_erank", "tune_min", "runs_min")
+           "entropic_erank", "tune_min", "runs_min", "chance")
 
+
+# a base model within this many points of the one-class score is called collapsed
+COLLAPSED = 2.0
 
 LAYER_COLUMNS = ("dataset", "depth", "backbone", "model", "layer", "n", "energy", "mad",
                  "effective_rank")
@@ -283,6 +286,25 @@ def _scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]
     last = {key: sum(r[key][-1] for r in results if r.get(key)) / len(results)
             for key in ("layer_energy", "layer_mad", "layer_effective_rank")}
     return [100 * r["test_score"] for r in results], last
+
+
+def _chance(specs: list[Any]) -> float:
+    """The best test score of a model that predicts one class for every node, mean over the
+    runs' splits: the largest class's share of the test nodes (accuracy, %), or 50 (ROC AUC
+    of a constant score). A deep model that collapsed scores about this."""
+    from eamp.data import split_masks
+    from eamp.experiments.reproduce import _dataset
+
+    config = specs[0].config
+    if dataset_metric(config.dataset) == "roc_auc":
+        return 50.0
+    shares = []
+    for spec in specs:
+        c = spec.config
+        data = _dataset(c.dataset, c.data_dir, c.split, c.normalize_features, c.graph)
+        _, _, test = split_masks(data, int(c.split_index))
+        shares.append(100 * data.y[test].bincount().max().item() / int(test.sum()))
+    return sum(shares) / len(shares)
 
 
 def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
@@ -483,6 +505,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                 "base_erank": a_last["layer_effective_rank"],
                 "entropic_erank": b_last["layer_effective_rank"],
                 "tune_min": tune_min, "runs_min": runs_min,
+                "chance": _chance([a for a, _ in pairs]),
             })
         if not any(r["dataset"] == cell.dataset and r["depth"] == cell.depth
                    and r["backbone"] == cell.backbone for r in rows):
@@ -596,24 +619,27 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
              f"{how} on {suite.count} seeds or fixed "
              f"splits, scored on test (accuracy %, ROC AUC x 100 on minesweeper and "
              f"tolokers). Difference: entropic minus base, paired by seed or split, with its "
-             f"95% t-interval. Energy, MAD and effective rank: of the last hidden state, mean "
-             f"over the runs. This invocation took {wall / 60:.1f} min.", ""]
+             f"95% t-interval. One class: the best test score of predicting one class for every "
+             f"node (the largest class's share of the test nodes; 50 for ROC AUC), mean over "
+             f"the runs' splits. Energy, MAD and effective rank: of the last hidden state, "
+             f"mean over the runs. This invocation took {wall / 60:.1f} min.", ""]
     if suite.epochs is not None:
         lines += [f"**Quick suite: every run capped at {suite.epochs} epochs; not a "
                   "result.**", ""]
-    lines += ["| cell | variant | n | base | entropic | difference [95% CI] | verdict | "
-              "energy base / ent. | MAD base / ent. | eff. rank base / ent. | "
+    lines += ["| cell | variant | n | base | entropic | one class | difference [95% CI] | "
+              "verdict | energy base / ent. | MAD base / ent. | eff. rank base / ent. | "
               "compute min (tune + runs) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cell = f"{r['dataset']} L{r['depth']} {r['backbone']}"
         if not r["n"]:
-            lines.append(f"| {cell} | {r['variant']} | 0 | | | | not run | | | | |")
+            lines.append(f"| {cell} | {r['variant']} | 0 | | | | | not run | | | | |")
             continue
         lines.append(
             f"| {cell} | {r['variant']} | {r['n']} | {_fmt(r['base_mean'])} ± "
             f"{_fmt(r['base_std'])} | {_fmt(r['entropic_mean'])} ± {_fmt(r['entropic_std'])} "
-            f"| {r['difference']:+.2f} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+            f"| {_fmt(r['chance'])} | {r['difference']:+.2f} [{_fmt(r['ci_low'])}, "
+            f"{_fmt(r['ci_high'])}] | "
             f"{r['verdict']} | {r['base_energy']:.2e} / {r['entropic_energy']:.2e} | "
             f"{r['base_mad']:.3f} / {r['entropic_mad']:.3f} | {r['base_erank']:.1f} / "
             f"{r['entropic_erank']:.1f} | {r['tune_min']:.0f} + {r['runs_min']:.0f} |")
@@ -624,6 +650,13 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
         cells = [f"{r['dataset']} L{r['depth']} {r['backbone']} ({r['variant']}, "
                  f"{r['difference']:+.2f})" for r in ran if r["verdict"] == verdict]
         lines.append(f"- {words}: {'; '.join(cells) if cells else 'nowhere'}.")
+    collapsed = [f"{r['dataset']} L{r['depth']} {r['backbone']} (base {_fmt(r['base_mean'])}, "
+                 f"entropic {_fmt(r['entropic_mean'])}, one class {_fmt(r['chance'])})"
+                 for r in ran if r["variant"] == "tuned"
+                 and r["base_mean"] <= r["chance"] + COLLAPSED]
+    lines.append(f"- The base model scores no more than {COLLAPSED:g} points above predicting "
+                 f"one class for every node (it collapsed; a gain there is measured against "
+                 f"a chance-level model): {'; '.join(collapsed) if collapsed else 'nowhere'}.")
     not_run = [f"{r['dataset']} L{r['depth']} {r['backbone']}" for r in rows if not r["n"]]
     if not_run:
         lines.append(f"- Not run in this output folder: {'; '.join(not_run)}.")
