@@ -589,6 +589,8 @@ def _plot(rows: list[dict[str, Any]], out: Path) -> None:
                 ax.fill_between(depths, [m - s for m, s in zip(means, stds, strict=True)],
                                 [m + s for m, s in zip(means, stds, strict=True)],
                                 color=color(model), alpha=0.15)
+        ax.axhline(sum(r["chance"] for r in tuned) / len(tuned), color="grey", ls=":",
+                   label="one class for every node")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("depth (message-passing layers)")
         ax.set_ylabel(f"test {dataset_metric(dataset)} (%)")
@@ -673,7 +675,8 @@ def _report(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: floa
                   "several workers the wall time is shorter, and jobs side by side on too "
                   "few cores make every one longer."]
     lines += ["", "Figures: `depth_<dataset>.png` (test score against depth, base solid, "
-              "entropic dashed, ± std bands) and `layers_<dataset>_L<depth>_<backbone>.png` "
+              "entropic dashed, ± std bands, the one-class score dotted) and "
+              "`layers_<dataset>_L<depth>_<backbone>.png` "
               "(energy, MAD and effective rank layer by layer, mean over the runs). Data: "
               "`study.csv`, `layers.csv` (the layer-wise measures as tidy rows); runs under "
               "`runs/`, studies under `tune/`.", ""]
