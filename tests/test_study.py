@@ -38,17 +38,17 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
 
     argv = ["benchmark", "--suite", "entropy-quick", "--out", str(tmp_path), "--data-dir",
             str(data_root)]
-    # before anything ran: 2 trials of each model; 2 runs of GCN, 2 of entropic GCN and up
-    # to 2 of each open proposal
+    # before anything ran: 2 trials of each model; 2 runs of GCN, 2 of entropic GCN, up to 2
+    # of each open proposal and 2 of the entropic GCN with lambda = 0
     assert study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root)) == [
         {"cell": "cora L3 gcn", "model": "gcn", "trials_done": 0, "trials_planned": 2,
          "runs_done": 0, "runs_planned": 2, "tune_min": 0.0, "runs_min": 0.0},
         {"cell": "cora L3 gcn", "model": "entropic_gcn", "trials_done": 0,
-         "trials_planned": 2, "runs_done": 0, "runs_planned": 6, "tune_min": 0.0,
+         "trials_planned": 2, "runs_done": 0, "runs_planned": 8, "tune_min": 0.0,
          "runs_min": 0.0}]
     assert main([*argv, "--plan"]) == 0
     plan = capsys.readouterr().out
-    assert "4 tuning trials, 8 runs" in plan
+    assert "4 tuning trials, 10 runs" in plan
     assert "0.0 min done" in plan and "not counting 2 row(s) with nothing timed yet" in plan
     assert not (tmp_path / "tune").exists()  # planning trains and tunes nothing
     assert main(argv) == 0
@@ -64,6 +64,12 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert rows[0]["verdict"] in ("helps", "hurts", "no difference")
     # predicting one class for every node: Neural_Networks, 319 of Cora's 1000 test nodes
     assert float(rows[0]["chance"]) == pytest.approx(31.9)
+    # the ablation: the tuned entropic runs on the right, the same model with lambda = 0 left
+    off = next(r for r in rows if r["variant"] == study.ENTROPY_OFF)
+    assert off["entropic_mean"] == rows[0]["entropic_mean"] and off["n"] == "2"
+    zero = [read_result(p) for p in tmp_path.rglob("result.json") if "-no-entropy/" in str(p)]
+    assert len(zero) == 2
+    assert all(r["config"]["model_options"]["entropy_weight"] == 0.0 for r in zero)
     report = (tmp_path / "report.md").read_text()
     assert "not a result" in report and "In plain words" in report
     assert "points above predicting one class for every node" in report
@@ -260,7 +266,7 @@ def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path
 
 
 def test_each_proposal_is_the_tuned_model_with_and_without_it():
-    from eamp.experiments.study import _variants
+    from eamp.experiments.study import ENTROPY_OFF, _variants
     from eamp.train import TrainConfig
 
     suite = STUDY_SUITES["entropy-quick"]
@@ -273,7 +279,7 @@ def test_each_proposal_is_the_tuned_model_with_and_without_it():
     variants = _variants(cell, "entropic_gcn", tuned, suite, 2, "study")
     assert [v for v, _, _ in variants] == [
         "tuned", "adaptive lambda (against tuned entropic)",
-        "gradient through the step (tuned entropic, against it without)"]
+        "gradient through the step (tuned entropic, against it without)", ENTROPY_OFF]
     tuned_runs = variants[0][2]
 
     def options_of(runs):
@@ -287,6 +293,11 @@ def test_each_proposal_is_the_tuned_model_with_and_without_it():
     assert variants[2][2] == tuned_runs
     assert options_of(variants[2][1]) == [("constant", True)] * 2
     assert [r.config.seed for r in variants[2][1]] == [0, 1]  # paired by seed
+    # the ablation: the tuned model against itself with lambda = 0, all else the same
+    assert variants[3][2] == tuned_runs
+    for off, on in zip(variants[3][1], tuned_runs, strict=True):
+        assert off.config.model_options == {**on.config.model_options, "entropy_weight": 0.0}
+        assert off.config.seed == on.config.seed and off.config.lr == on.config.lr
 
 
 def test_report_names_the_cells_whose_base_model_collapsed_to_one_class():

@@ -10,7 +10,10 @@ at depth? Measured the honest way, per cell (dataset, depth, backbone):
    t-interval, and the layer-wise energy, MAD and effective rank of both;
 4. the paper's two open proposals (an adaptive lambda, a gradient through the entropy step)
    get rows of their own: entropic-B's tuned configuration with and without that one
-   change, paired (whichever of the two the search chose is the tuned model itself).
+   change, paired (whichever of the two the search chose is the tuned model itself);
+5. an ablation row per cell: entropic-B's tuned configuration against itself with the entropy
+   term off (lambda = 0), paired: whether a gain of the tuned pair comes from the term or
+   from the training settings its search found.
 
 Everything is resumable: the studies live in ``DIR/tune/...`` (a rerun adds only the
 missing trials) and the runs in the run store of ``eamp reproduce`` (``DIR/runs/...``).
@@ -54,6 +57,10 @@ class StudySuite:
         hidden (int): width of every model.
         proposals (tuple of (dataset, depth)): cells of entropic GCN that get the adaptive
             lambda and the non-detached gradient rows.
+        ablation (bool): every cell also runs the tuned entropic model with the entropy term
+            off (lambda = 0), paired with it by seed: what the term itself adds, apart from
+            the training settings its search found (``count`` more runs a cell).
+            (default: ``True``)
         epochs (int, optional): a cap on every run's epochs (quick suites).
         preset (str, optional): a preset of the backbone: the backbone then runs as
             published, untuned, and its entropic version with the same settings and only its
@@ -65,6 +72,7 @@ class StudySuite:
     count: int = 10
     hidden: int = 64
     proposals: tuple[tuple[str, int], ...] = ()
+    ablation: bool = True
     epochs: int | None = None
     preset: str | None = None
 
@@ -92,14 +100,15 @@ STUDY_SUITES: dict[str, StudySuite] = {
     # GCNII as its paper ran it (untuned) against entropic GCNII with the same settings and
     # its entropy parameters tuned: the line to beat is the paper's 85.5 (Cora, 64 layers);
     # a run takes 5-10 minutes on two CPU cores: a GPU job
+    # (no ablation: the entropic model with lambda = 0 is the preset's backbone itself)
     "entropy-gcnii-paper": StudySuite((StudyCell("cora", 64, "gcnii"),
                                        StudyCell("citeseer", 32, "gcnii")),
-                                      trials=20, preset="gcnii-chen2020"),
+                                      trials=20, preset="gcnii-chen2020", ablation=False),
     # seconds, for the tests
     "entropy-quick": StudySuite((StudyCell("cora", 3, "gcn"),), trials=2, count=2, hidden=16,
                                 proposals=(("cora", 3),), epochs=15),
     "entropy-quick-preset": StudySuite((StudyCell("cora", 3, "gcnii"),), trials=2, count=2,
-                                       epochs=15, preset="gcnii-chen2020"),
+                                       epochs=15, preset="gcnii-chen2020", ablation=False),
 }
 
 
@@ -219,6 +228,9 @@ COLUMNS = ("dataset", "depth", "backbone", "variant", "metric", "n", "base_mean"
            "base_energy", "entropic_energy", "base_mad", "entropic_mad", "base_erank",
            "entropic_erank", "tune_min", "runs_min", "chance")
 
+
+# the row of the ablation: the tuned entropic model against itself without the entropy term
+ENTROPY_OFF = "entropy term (tuned entropic, against it with lambda = 0)"
 
 # a base model within this many points of the one-class score is called collapsed
 COLLAPSED = 2.0
@@ -396,7 +408,8 @@ def _variants(cell: StudyCell, entropic: str, tuned: dict[str, Any], suite: Stud
     """The pairs of run lists a cell compares, (row label, base runs, compared runs): the
     tuned pair, then for entropic GCN in a proposals cell each open proposal, as the tuned
     entropic model with and without it (the runs without it on the left): the tuned model
-    changed to have it, or, where the search already chose it, changed to go without."""
+    changed to have it, or, where the search already chose it, changed to go without; last
+    (``suite.ablation``) the tuned entropic model against itself with lambda = 0."""
     base_runs = _runs(tuned[cell.backbone], n, label)
     entropic_runs = _runs(tuned[entropic], n, label)
     variants = [("tuned", base_runs, entropic_runs)]
@@ -416,6 +429,10 @@ def _variants(cell: StudyCell, entropic: str, tuned: dict[str, Any], suite: Stud
             else:
                 variants.append((f"{variant} (against tuned entropic)", entropic_runs,
                                  _runs(other, n, f"{label}-{slug}")))
+    if suite.ablation:
+        off = {**tuned[entropic],
+               "model_options": {**tuned[entropic]["model_options"], "entropy_weight": 0.0}}
+        variants.append((ENTROPY_OFF, _runs(off, n, f"{label}-no-entropy"), entropic_runs))
     return variants
 
 
@@ -547,6 +564,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
                 planned_runs[spec.config.model].append(spec)
         proposals = 2 if (cell.backbone == "gcn"
                           and (cell.dataset, cell.depth) in suite.proposals) else 0
+        extra = proposals + suite.ablation
         for model in (cell.backbone, entropic):
             study = _load_study(cell, model, suite, out)
             trials = 0 if study is None else len(_finished_trials(study))
@@ -558,7 +576,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
                 "trials_done": trials, "trials_planned": 0 if untuned else suite.trials,
                 "runs_done": len(done),
                 "runs_planned": len(specs) if tuned is not None
-                else n * (1 + (proposals if model == entropic else 0)),
+                else n * (1 + (extra if model == entropic else 0)),
                 "tune_min": _tuning_minutes(cell, (model,), suite, out),
                 "runs_min": run_minutes(out, done),
             })
