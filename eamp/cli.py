@@ -411,6 +411,9 @@ def _print_plan(rows: list[dict[str, Any]], out: str) -> None:
           f"above{'; a cell runs once its models are tuned' if tuned else ''})")
     lefts = [_minutes_left(r) for r in rows]
     unknown = sum(left is None for left in lefts)
+    if unknown == len(rows):
+        print(f"compute: nothing timed yet in {out}")
+        return
     print(f"compute: {sum(r['tune_min'] + r['runs_min'] for r in rows):.1f} min done; about "
           f"{sum(left for left in lefts if left is not None):.1f} min left at each row's "
           f"measured rate (a row's runs at its trials' rate until one is done)"
