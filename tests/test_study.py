@@ -318,3 +318,23 @@ def test_report_names_the_cells_whose_base_model_collapsed_to_one_class():
     assert "cora L64 gcn (base 33.90, entropic 37.90, one class 31.90)" in line
     assert "citeseer" not in line
     assert "| 33.90 ± 1.00 | 37.90 ± 2.00 | 31.90 | +4.00 [1.00, 7.00] | helps |" in report
+
+
+def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path, monkeypatch):
+    # a long invocation reports the cells another one finished meanwhile: every cell is
+    # read back from the store only after the selected ones were tuned and run
+    from dataclasses import replace
+
+    from eamp.experiments import reproduce, study
+
+    quick = STUDY_SUITES["entropy-quick"]
+    two = replace(quick, cells=(study.StudyCell("cora", 2, "gcn"), *quick.cells))
+    monkeypatch.setitem(study.STUDY_SUITES, "entropy-quick", two)
+    calls = []
+    monkeypatch.setattr(study, "_tuned", lambda cell, model, *a: calls.append(
+        ("tune", cell.depth)) or {"model": model})
+    monkeypatch.setattr(study, "_stored", lambda cell, *a: calls.append(("read", cell.depth)))
+    monkeypatch.setattr(study, "_variants", lambda *a: [])
+    monkeypatch.setattr(reproduce, "run_all", lambda *a, **k: calls.append(("run", None)))
+    study.run_study("entropy-quick", tmp_path, cases=("cora L3 gcn",))
+    assert calls == [("tune", 3), ("tune", 3), ("run", None), ("read", 2)]

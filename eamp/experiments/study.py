@@ -473,24 +473,24 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                          f"named like {suite.cells[0].name!r}")
     n = count or suite.count
     started = time.perf_counter()
+    label = f"study-{name}"
+    tuned_now: dict[StudyCell, dict[str, Any]] = {}
+    for cell in suite.cells:  # first tune and run the selected cells
+        if not _selected(cell, cases, suite):
+            continue
+        entropic = entropic_version(cell.backbone)
+        tuned_now[cell] = {m: _tuned(cell, m, suite, out, workers, data_dir, device,
+                                     precision, executor)
+                           for m in (cell.backbone, entropic)}
+        run_all(_distinct_runs(_variants(cell, entropic, tuned_now[cell], suite, n, label)),
+                out, workers=workers, force=force, executor=executor)
     rows: list[dict[str, Any]] = []
     layers: list[dict[str, Any]] = []
-    for cell in suite.cells:
-        selected = _selected(cell, cases, suite)
-        entropic = entropic_version(cell.backbone)
-        label = f"study-{name}"
-        if selected:
-            tuned: dict[str, Any] | None = {
-                m: _tuned(cell, m, suite, out, workers, data_dir, device, precision,
-                          executor)
-                for m in (cell.backbone, entropic)}
-        else:  # not run now: report what an earlier invocation stored
-            tuned = _stored(cell, (cell.backbone, entropic), suite, out, data_dir, device,
-                            precision)
+    for cell in suite.cells:  # then report every cell from the store as it is now (another
+        entropic = entropic_version(cell.backbone)  # invocation may have added to it)
+        tuned = tuned_now.get(cell) or _stored(cell, (cell.backbone, entropic), suite, out,
+                                               data_dir, device, precision)
         variants = _variants(cell, entropic, tuned, suite, n, label) if tuned else []
-        if selected:
-            run_all(_distinct_runs(variants), out, workers=workers, force=force,
-                    executor=executor)
         for variant, base_runs, entropic_runs in variants:
             pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
                      if is_done(a, out / a.relpath, quiet=True)
