@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from statistics import median
@@ -99,7 +100,8 @@ def main() -> None:
         return ([factor * scale * x for x in rates[(near, base)]],
                 f"{base} on {near}, x {scale:.2f} (size){note}")
 
-    rows = plan_study(args.suite, Path("/nonexistent"), data_dir=args.data_dir)
+    with tempfile.TemporaryDirectory() as empty:  # the target's plan: nothing done yet
+        rows = plan_study(args.suite, Path(empty), data_dir=args.data_dir)
     cells = {c.name: c for c in suite.cells}
     by_dataset: dict[str, float] = defaultdict(float)
     print(f"\n{args.suite}: per dataset and model, CPU-hours (rule)")

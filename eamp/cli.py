@@ -397,9 +397,9 @@ def _print_plan(rows: list[dict[str, Any]], out: str) -> None:
     model = max([len(r["model"]) for r in rows] + [5])
     print(f"{'case':<{width}}  {'model':<{model}}  {'trials':>9}  {'runs':>9}  "
           f"{'min done':>8}  {'min left':>8}")
-    for r in rows:
+    lefts = [_minutes_left(r) for r in rows]
+    for r, left in zip(rows, lefts, strict=True):
         trials = f"{r['trials_done']}/{r['trials_planned']}" if r["trials_planned"] else "-"
-        left = _minutes_left(r)
         print(f"{r['cell']:<{width}}  {r['model']:<{model}}  {trials:>9}  "
               f"{r['runs_done']:>4}/{r['runs_planned']:<4}  "
               f"{r['tune_min'] + r['runs_min']:>8.1f}  "
@@ -409,7 +409,6 @@ def _print_plan(rows: list[dict[str, Any]], out: str) -> None:
     tuned = any(r["trials_planned"] for r in rows)
     print(f"to do in {out}: {trials_left} tuning trials, {runs_left} runs (done/planned "
           f"above{'; a cell runs once its models are tuned' if tuned else ''})")
-    lefts = [_minutes_left(r) for r in rows]
     unknown = sum(left is None for left in lefts)
     if unknown == len(rows):
         print(f"compute: nothing timed yet in {out}")

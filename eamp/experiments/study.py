@@ -325,12 +325,14 @@ def _tuning_minutes(cell: StudyCell, models: tuple[str, ...], suite: StudySuite,
     each finished or pruned trial; a preset's backbone has none). A failed trial is left
     out: a killed one is marked failed only when a later run notices, so its end is not
     when it stopped."""
-    total = 0.0
-    for model in models:
-        study = _load_study(cell, model, suite, out)
-        if study is not None:
-            total += sum(t.duration.total_seconds() for t in _finished_trials(study))
-    return total / 60
+    return sum(_study_minutes(_load_study(cell, model, suite, out)) for model in models)
+
+
+def _study_minutes(study: Any) -> float:
+    """Minutes the finished and pruned trials of ``study`` (None: none yet) took."""
+    if study is None:
+        return 0.0
+    return sum(t.duration.total_seconds() for t in _finished_trials(study)) / 60
 
 
 def _verdict(low: float, high: float) -> str:
@@ -564,7 +566,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
                 planned_runs[spec.config.model].append(spec)
         proposals = 2 if (cell.backbone == "gcn"
                           and (cell.dataset, cell.depth) in suite.proposals) else 0
-        extra = proposals + suite.ablation
+        extra = proposals + int(suite.ablation)
         for model in (cell.backbone, entropic):
             study = _load_study(cell, model, suite, out)
             trials = 0 if study is None else len(_finished_trials(study))
@@ -577,7 +579,7 @@ def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str
                 "runs_done": len(done),
                 "runs_planned": len(specs) if tuned is not None
                 else n * (1 + (extra if model == entropic else 0)),
-                "tune_min": _tuning_minutes(cell, (model,), suite, out),
+                "tune_min": _study_minutes(study),
                 "runs_min": run_minutes(out, done),
             })
     return rows
