@@ -552,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
     p.add_argument("--seeds", type=_positive_int, help="seeds of the standard protocol")
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--workers", type=_positive_int, default=1, help=_WORKERS_HELP.format("runs"))
     p.add_argument("--protocol", choices=["paper", "standard", "both"], default="both")
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")
@@ -577,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", nargs="+", metavar="TEXT",
                    help="run only the cases whose name contains TEXT (e.g. GCNII texas); "
                    "the others are reported from stored runs or as not run")
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--workers", type=_positive_int, default=1, help=_WORKERS_HELP.format("runs"))
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")
     p.add_argument("--plan", action="store_true",
@@ -594,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", help="Optuna storage URL or journal file (default: "
                    "sqlite in DIR)")
     p.add_argument("--study", help="study name (default: from model, dataset, depth)")
-    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--workers", type=_positive_int, default=1, help=_WORKERS_HELP.format("trials"))
     p.add_argument("--seeds", type=_positive_int, default=1,
                    help="seeds averaged per trial")
     p.add_argument("--only", nargs="+", metavar="NAME",
@@ -603,6 +603,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "entropy_weight temperature)")
     p.set_defaults(func=cmd_tune)
     return parser
+
+
+_WORKERS_HELP = ("{} trained at once: processes, or jobs with --executor local/slurm; "
+                 "--threads is split among them (default: 1)")
 
 
 def _presets_epilog() -> str:

@@ -238,6 +238,48 @@ def test_residual_sage_and_gat_train_and_check_their_options(conv):
         build_model("resgnn", 4, 3, 2, hidden_channels=8, conv="gat", heads=3)
 
 
+def test_platonov_attention_is_their_formula_by_brute_force():
+    from eamp.models.resgnn import HeadScoredAttention
+
+    torch.manual_seed(0)
+    heads, width, n = 2, 6, 5
+    edge_index = torch.tensor([[0, 1, 1, 2, 3, 0], [1, 0, 2, 1, 2, 2]])  # node 4: isolated
+    conv = HeadScoredAttention(width, heads).double()
+    x = torch.randn(n, width, dtype=torch.float64)
+    h = conv.lin(x)
+    source, target = conv.score_source(h), conv.score_target(h)
+    expected = torch.zeros(n, width, dtype=torch.float64)
+    for i in range(n):
+        js = [i] + [int(j) for j, t in edge_index.t().tolist() if t == i]
+        for k in range(heads):
+            e = torch.stack([torch.nn.functional.leaky_relu(source[j, k] + target[i, k], 0.2)
+                             for j in js])
+            alpha = torch.softmax(e, 0)
+            for c in range(k, width, heads):  # head k holds channels k, k + H, ...
+                expected[i, c] = sum(a * h[j, c] for a, j in zip(alpha, js))
+    torch.testing.assert_close(conv(x, edge_index), expected, rtol=1e-10, atol=1e-12)
+    assert repr(conv) == "HeadScoredAttention(6, heads=2)"
+    with pytest.raises(ValueError, match="heads: expected a divisor of channels"):
+        HeadScoredAttention(6, 4)
+
+
+def test_residual_gat_attention_is_the_authors_or_gatconv():
+    from torch_geometric.nn import GATConv
+
+    from eamp.models.resgnn import HeadScoredAttention
+
+    def layer(**options):
+        return build_model("resgnn", 4, 3, 1, hidden_channels=8, conv="gat", heads=2,
+                           **options).attentions[0]
+
+    assert isinstance(layer(), HeadScoredAttention)
+    assert isinstance(layer(attention="gatconv"), GATConv)
+    with pytest.raises(ValueError, match="attention: expected one of"):
+        layer(attention="dot")
+    assert get_preset("resgnn-gat-platonov2023")[1].for_dataset("minesweeper")[
+        "model_options"]["attention"] == "platonov"
+
+
 def test_a_partial_row_says_so_and_one_run_has_no_spread():
     from eamp.experiments.benchmark import _markdown
 

@@ -432,11 +432,12 @@ def _platonov2023(conv: str) -> Preset:
         "(width 512, lr 3e-5, 1000 steps, best validation step)",
         "Platonov et al. 2023 (ICLR), Section 4; github.com/yandex-research/heterophilous-graphs "
         "train.py defaults (hidden 512, 8 heads, dropout 0.2, AdamW lr 3e-5 without weight "
-        "decay, 1000 steps). The paper picks 1-5 layers per cell by validation and does not "
-        "list the choice; the preset uses 3",
+        "decay, 1000 steps; GAT with their attention). The paper picks 1-5 layers per cell "
+        "by validation and does not list the choice; the preset uses 3",
         settings=dict(depth=3, hidden=512, lr=3e-5, weight_decay=0.0, dropout=0.2, epochs=1000,
                       patience=1000, select="val_metric",
-                      model_options={"conv": conv, "heads": 8}),
+                      model_options={"conv": conv, "heads": 8,
+                                     **({"attention": "platonov"} if conv == "gat" else {})}),
     )
 
 
@@ -514,7 +515,10 @@ for _spec in (
         "residual GCN, GraphSAGE or GAT with LayerNorm and GELU (Platonov et al. 2023)",
         label="ResGNN", color="#7f7f7f",
         search_space=_space(Param("conv", choices=("gcn", "sage", "gat"))),
-        flags={"--resgnn-conv": ("conv", "the aggregation: gcn, sage or gat")},
+        flags={"--resgnn-conv": ("conv", "the aggregation: gcn, sage or gat"),
+               "--resgnn-attention": ("attention", "gat's attention: platonov (the "
+                                      "authors', each head scored from the whole vector) or "
+                                      "gatconv (PyG's GATConv)")},
         presets=tuple(_platonov2023(conv) for conv in ("gcn", "sage", "gat")),
     ),
     ModelSpec(

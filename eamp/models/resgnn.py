@@ -6,15 +6,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import LayerNorm, Linear, Module, ModuleList
-from torch_geometric.nn import GATConv, SimpleConv
+from torch_geometric.nn import GATConv, MessagePassing, SimpleConv
+from torch_geometric.utils import add_self_loops, softmax
 
 from eamp.models.base import DeepGNN
 from eamp.nn.functional import dropout
 from eamp.nn.sparse import input_step
 
-__all__ = ["ResidualGNN", "RESGNN_CONVS"]
+__all__ = ["ResidualGNN", "HeadScoredAttention", "RESGNN_CONVS", "RESGNN_ATTENTIONS"]
 
 RESGNN_CONVS = ("gcn", "sage", "gat")
+RESGNN_ATTENTIONS = ("platonov", "gatconv")
 
 
 class FeedForward(Module):
@@ -32,6 +34,67 @@ class FeedForward(Module):
     def forward(self, x: Tensor) -> Tensor:
         x = F.gelu(dropout(self.lin1(x), self.p, self.training))
         return dropout(self.lin2(x), self.p, self.training)
+
+
+class HeadScoredAttention(MessagePassing):
+    r"""The multi-head graph attention of Platonov et al.'s ``GATModule`` (their
+    ``modules.py``), each head scored from the whole projected vector:
+
+    .. math::
+        \mathbf{h}_i &= \mathbf{W}\mathbf{x}_i + \mathbf{b}, \qquad
+        e^{(k)}_{ij} = \mathrm{LeakyReLU}_{0.2}\big(\mathbf{a}_k^\top \mathbf{h}_j + c_k
+            + \mathbf{q}_k^\top \mathbf{h}_i\big) \\
+        \alpha^{(k)}_{ij} &= \mathrm{softmax}_{j \in \mathcal{N}(i) \cup \{i\}}
+            \big(e^{(k)}_{ij}\big), \qquad
+        \mathbf{x}'^{(k)}_i = \sum_{j \in \mathcal{N}(i) \cup \{i\}}
+            \alpha^{(k)}_{ij} \mathbf{h}^{(k)}_j
+
+    where :math:`\mathbf{a}_k, c_k` (source score, with a bias) and :math:`\mathbf{q}_k`
+    (target score) are rows of two linear maps to one score per head, and head :math:`k`
+    holds the channels :math:`k, k + H, k + 2H, \dots` of :math:`\mathbf{h}` (the
+    authors' ``reshape(-1, head_dim, num_heads)``). PyG's
+    :class:`~torch_geometric.nn.conv.GATConv` scores head :math:`k` from its own channels
+    only; this one is the authors' form, self-loops added as their dataset adds them.
+
+    Args:
+        channels (int): input and output width.
+        heads (int): attention heads; must divide ``channels``.
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F)`, edge indices :math:`(2,
+          |\mathcal{E}|)` without self-loops
+        - **output:** node features :math:`(|\mathcal{V}|, F)`
+    """
+
+    def __init__(self, channels: int, heads: int) -> None:
+        super().__init__(aggr="sum", node_dim=0)
+        if heads < 1 or channels % heads:
+            raise ValueError(f"heads: expected a divisor of channels ({channels}), got {heads}")
+        self.channels, self.heads = channels, heads
+        self.lin = Linear(channels, channels)
+        self.score_source = Linear(channels, heads)
+        self.score_target = Linear(channels, heads, bias=False)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for lin in (self.lin, self.score_source, self.score_target):
+            lin.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        h = self.lin(x)
+        edge_index, _ = add_self_loops(edge_index, num_nodes=h.size(0))
+        source, target = edge_index
+        scores = F.leaky_relu(self.score_source(h)[source] + self.score_target(h)[target], 0.2)
+        alpha = softmax(scores, target, num_nodes=h.size(0))
+        out = self.propagate(edge_index, h=h.view(-1, self.channels // self.heads, self.heads),
+                             alpha=alpha)
+        return out.reshape(-1, self.channels)
+
+    def message(self, h_j: Tensor, alpha: Tensor) -> Tensor:
+        return h_j * alpha.unsqueeze(1)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, heads={self.heads})"
 
 
 class ResidualGNN(DeepGNN):
@@ -52,10 +115,10 @@ class ResidualGNN(DeepGNN):
     normalisation), GraphSAGE's :math:`[\mathbf{X} \,\|\, \mathrm{mean}_{j \in
     \mathcal{N}_i} \mathbf{X}_j]` (FF then takes twice the width), or multi-head attention.
 
-    For ``gat`` this uses PyG's :class:`~torch_geometric.nn.conv.GATConv` (``heads``
-    heads of ``hidden / heads`` channels, concatenated, self-loops added) as the attention;
-    the authors' module scores each head from the whole hidden vector (a linear map to one
-    score per head) where GATConv scores each head from its own channels.
+    For ``gat`` the attention is the authors' (:class:`HeadScoredAttention`, each head
+    scored from the whole hidden vector), or with ``attention="gatconv"`` PyG's
+    :class:`~torch_geometric.nn.conv.GATConv` (``heads`` heads of ``hidden / heads``
+    channels, concatenated, self-loops added), which scores each head from its own channels.
 
     Args:
         in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`
@@ -64,6 +127,8 @@ class ResidualGNN(DeepGNN):
         conv (str): ``"gcn"``, ``"sage"`` or ``"gat"``. (default: ``"gcn"``)
         heads (int): attention heads of ``gat``; must divide ``hidden_channels``.
             (default: ``8``)
+        attention (str): ``gat``'s attention: ``"platonov"`` (the authors') or
+            ``"gatconv"`` (PyG's GATConv). (default: ``"platonov"``)
     """
 
     def __init__(
@@ -75,6 +140,7 @@ class ResidualGNN(DeepGNN):
         dropout: float = 0.2,
         conv: str = "gcn",
         heads: int = 8,
+        attention: str = "platonov",
     ) -> None:
         super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
         if conv not in RESGNN_CONVS:
@@ -82,7 +148,10 @@ class ResidualGNN(DeepGNN):
         if conv == "gat" and (heads < 1 or hidden_channels % heads):
             raise ValueError(f"heads: expected a divisor of hidden_channels "
                              f"({hidden_channels}), got {heads}")
-        self.kind, self.heads = conv, int(heads)
+        if attention not in RESGNN_ATTENTIONS:
+            raise ValueError(f"attention: expected one of {RESGNN_ATTENTIONS}, got "
+                             f"{attention!r}")
+        self.kind, self.heads, self.attention = conv, int(heads), attention
         width = hidden_channels
         self.encoder = Linear(in_channels, width)
         self.norms = ModuleList(LayerNorm(width) for _ in range(depth))
@@ -90,7 +159,8 @@ class ResidualGNN(DeepGNN):
         # module; GAT's attention has weights per block
         self.propagate = SimpleConv(aggr="sum" if conv == "gcn" else "mean")
         self.attentions = ModuleList(
-            GATConv(width, width // heads, heads=heads) for _ in range(depth)
+            HeadScoredAttention(width, heads) if attention == "platonov"
+            else GATConv(width, width // heads, heads=heads) for _ in range(depth)
         ) if conv == "gat" else None
         self.feed_forwards = ModuleList(
             FeedForward(2 * width if conv == "sage" else width, width, dropout)
@@ -129,5 +199,6 @@ class ResidualGNN(DeepGNN):
         return self.decoder(self.out_norm(x)), hidden
 
     def extra_repr(self) -> str:
-        heads = f", heads={self.heads}" if self.kind == "gat" else ""
+        heads = (f", heads={self.heads}, attention={self.attention!r}" if self.kind == "gat"
+                 else "")
         return f"{super().extra_repr()}, conv={self.kind!r}{heads}"
