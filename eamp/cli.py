@@ -437,7 +437,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
                            device=device, precision=precision, force=args.force,
                            cases=tuple(args.cases or ()), count=args.seeds,
-                           executor=executor_from_args(args))
+                           executor=executor_from_args(args), train=not args.report)
         print(f"study: {report}")
         return 0
     from eamp.experiments.benchmark import BenchmarkConfig, benchmark, plan_benchmark
@@ -445,7 +445,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
                              device=args.device or "auto", precision=args.precision or "32",
                              data_dir=args.data_dir, force=args.force,
-                             cases=tuple(args.cases or ()),
+                             train=not args.report, cases=tuple(args.cases or ()),
                              executor=executor_from_args(args))
     if args.plan:
         _print_plan(plan_benchmark(config, Path(args.out)), args.out)
@@ -580,9 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1, help=_WORKERS_HELP.format("runs"))
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")
-    p.add_argument("--plan", action="store_true",
-                   help="list the tuning trials and runs per case, done and planned in DIR, "
-                   "and exit without training (to size a GPU or cluster job)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--plan", action="store_true",
+                      help="list the tuning trials and runs per case, done and planned in "
+                      "DIR, and exit without training (to size a GPU or cluster job)")
+    only.add_argument("--report", action="store_true",
+                      help="write the report from the runs stored in DIR and train nothing "
+                      "(after bringing runs back from a GPU machine or a cluster)")
     p.set_defaults(func=cmd_benchmark)
 
     p = add("tune", "Optuna search over a model's hyper-parameters", device, precision,

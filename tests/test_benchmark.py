@@ -176,6 +176,10 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     plan = capsys.readouterr().out
     assert f"0 tuning trials, {2 * len(SUITES['fidelity-quick'])} runs" in plan
     assert not list(tmp_path.rglob("result.json"))
+    assert main([*argv, "--report"]) == 0  # reports the empty store, trains nothing
+    assert not list(tmp_path.rglob("result.json"))
+    assert {r["n"] for r in _rows(tmp_path / "benchmark.csv")} == {"0"}
+    assert "| not run (0 of 2) |" in (tmp_path / "benchmark.md").read_text()
     assert main(argv) == 0
     rows = _rows(tmp_path / "benchmark.csv")
     assert [r["case"] for r in rows] == [c.name for c in SUITES["fidelity-quick"]]
@@ -196,6 +200,10 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     minutes = sum(read_result(p)["wall_time_s"] for p in results) / 60
     assert f"compute: {minutes:.1f} min done" in plan
     assert [p.stat().st_mtime_ns for p in results] == stamps
+    (tmp_path / "benchmark.csv").unlink()
+    assert main([*argv, "--report"]) == 0  # the same table, read back from the store
+    assert _rows(tmp_path / "benchmark.csv") == rows
+    assert "trained 0 run(s)" in (tmp_path / "benchmark.md").read_text()
 
 
 def test_benchmark_config_is_checked():

@@ -124,6 +124,14 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     quick = STUDY_SUITES["entropy-quick"]
     two = replace(quick, cells=(*quick.cells, study.StudyCell("cora", 2, "gcn")), trials=1)
     monkeypatch.setitem(study.STUDY_SUITES, "entropy-quick", two)
+    (tmp_path / "study.csv").unlink()
+    assert main([*argv, "--report"]) == 0  # from the store: the new cell is neither tuned
+    assert not (tmp_path / "tune" / "cora-L2").exists()  # nor run, the rest read back
+    with open(tmp_path / "study.csv") as handle:
+        reported = {(r["depth"], r["variant"]): r for r in csv.DictReader(handle)}
+    assert all(reported[key] == row for key, row in first.items())
+    assert reported[("2", "tuned")]["n"] == "0"
+    assert "Not run in this output folder" in (tmp_path / "report.md").read_text()
     assert main([*argv, "--cases", "cora L2 gcn"]) == 0
     with open(tmp_path / "study.csv") as handle:
         again = {(r["depth"], r["variant"]): r for r in csv.DictReader(handle)}

@@ -189,6 +189,8 @@ class BenchmarkConfig:
         device, precision (str): as in :class:`~eamp.train.TrainConfig`.
         data_dir (str, optional): the data root.
         force (bool): retrain finished runs. (default: ``False``)
+        train (bool): train what is missing; ``False`` only reports the runs stored.
+            (default: ``True``)
         cases (tuple of str): run only the cases whose name contains one of these
             (case-insensitive); the others are reported from the runs already stored, or as
             not run. (default: all)
@@ -202,6 +204,7 @@ class BenchmarkConfig:
     precision: str = "32"
     data_dir: str | None = None
     force: bool = False
+    train: bool = True
     cases: tuple[str, ...] = ()
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
@@ -240,7 +243,7 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
         config.count, config.data_dir, config.device, config.precision)]) for case in cases]
     trained = run_all([spec for case, specs in plan if config.selected(case)
                        for spec in specs], out, workers=config.workers, force=config.force,
-                      executor=config.executor)
+                      executor=config.executor) if config.train else 0
     rows = []
     for case, specs in plan:
         done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]

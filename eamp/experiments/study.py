@@ -459,10 +459,10 @@ def _matches(name: str, pattern: str, suite: StudySuite) -> bool:
 def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = None,
               device: str = "auto", precision: str = "32", force: bool = False,
               cases: tuple[str, ...] = (), count: int | None = None,
-              executor: Any = None) -> Path:
+              executor: Any = None, train: bool = True) -> Path:
     """Tunes, runs and reports the study suite ``name`` into ``out``; ``cases`` limits it to
     the cells whose name (``"cora L16 gcn"``) contains one of them (the report keeps every
-    cell, not run ones marked)."""
+    cell, not run ones marked). With ``train=False`` it only reports what ``out`` holds."""
     from statistics import mean, stdev
 
     from eamp.experiments.reproduce import is_done, run_all, run_minutes
@@ -478,7 +478,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     label = f"study-{name}"
     tuned_now: dict[StudyCell, dict[str, Any]] = {}
     for cell in suite.cells:  # first tune and run the selected cells
-        if not _selected(cell, cases, suite):
+        if not train or not _selected(cell, cases, suite):
             continue
         entropic = entropic_version(cell.backbone)
         tuned_now[cell] = {m: _tuned(cell, m, suite, out, workers, data_dir, device,
