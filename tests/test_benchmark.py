@@ -301,3 +301,30 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
     assert "| one | accuracy | 74.00 (1 of 10) |" in text and "nan" not in text
     assert "| 40.75 ± 5.17 (4 of 10) |" in text and "yes so far (4 of 10) |" in text
     assert "| 73.00 ± 1.00 (10) |" in text and text.count("so far") == 2
+
+
+def test_the_gpu_script_trains_reports_and_packs_the_store(all_data_root, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import tarfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "EAMP_NUM_THREADS": "1"}
+    store, pack = tmp_path / "store", tmp_path / "back" / "store.tar.gz"
+    args = ["bash", str(root / "scripts" / "gpu_benchmark.sh"), "5", str(store), str(pack),
+            "--suite", "fidelity-quick", "--cases", "Texas", "--data-dir", str(all_data_root),
+            "--device", "cpu"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with tarfile.open(pack) as tar:
+        names = tar.getnames()
+    assert sum(n.endswith("result.json") for n in names) == 2
+    assert "store/benchmark.md" in names
+    md = (store / "benchmark.md").read_text()  # the GCNII row was not selected: not run
+    assert "| not run (0 of 2) |" in md and md.count("| not run |") == 1
+    usage = subprocess.run(["bash", str(root / "scripts" / "gpu_benchmark.sh"), "5"],
+                           capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
