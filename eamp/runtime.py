@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
-__all__ = ["thread_budget", "use_threads", "worker_threads", "warn_if_busy"]
+__all__ = ["thread_budget", "use_threads", "worker_threads", "warn_if_busy", "follow_parent"]
 
 ENV = "EAMP_NUM_THREADS"
 
@@ -42,6 +44,19 @@ def use_threads(requested: int | None = None) -> int:
 def worker_threads(workers: int) -> int:
     """Each of ``workers`` processes' share of the budget (at least 1)."""
     return max(1, thread_budget() // max(1, workers))
+
+
+def follow_parent(parent: int) -> None:
+    """Ends this worker process (exit status 1) within a second of ``parent`` ending: killing
+    a command stops its workers too, instead of leaving them training on as orphans that take
+    the cores from the next command. Watches from a daemon thread."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def warn_if_busy() -> None:

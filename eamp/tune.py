@@ -35,7 +35,7 @@ from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
-from eamp.runtime import ENV, worker_threads
+from eamp.runtime import ENV, follow_parent, worker_threads
 from eamp.train import TrainConfig, train
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
     import torch
 
     if parent is not None:
-        threading.Thread(target=_follow_parent, args=(parent,), daemon=True).start()
+        follow_parent(parent)
     torch.set_num_threads(worker_threads(config.workers))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(config, url)
@@ -283,13 +283,6 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
             study.optimize(objective, n_trials=1, catch=(RuntimeError,))
         finally:
             release()
-
-
-def _follow_parent(parent: int) -> None:
-    """A worker dies with the ``eamp tune`` that started it (no orphans at work)."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def tune(config: TuneConfig, out: Path) -> Path:

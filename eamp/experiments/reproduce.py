@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import sys
 import time
 from dataclasses import replace
@@ -33,7 +34,7 @@ from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
-from eamp.runtime import worker_threads
+from eamp.runtime import follow_parent, worker_threads
 from eamp.train import config_differences, read_result, train, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
@@ -215,7 +216,7 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
         context = multiprocessing.get_context("spawn")
         counter = context.Value("i", 0)
         with context.Pool(workers, initializer=_init_worker,
-                          initargs=(threads, counter)) as pool:
+                          initargs=(threads, counter, os.getpid())) as pool:
             for line in pool.imap_unordered(_train_one, jobs):
                 report(line)
     bar.close()
@@ -226,10 +227,11 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
 _WORKER: int | None = None
 
 
-def _init_worker(threads: int, counter: Any) -> None:
+def _init_worker(threads: int, counter: Any, parent: int) -> None:
     import torch
 
     global _WORKER
+    follow_parent(parent)  # a killed command leaves no worker training on
     # several processes on few cores: more threads each only fight over the cores
     torch.set_num_threads(threads)
     with counter.get_lock():
@@ -245,8 +247,6 @@ def _dataset(name: str, data_dir: str | None, split: str,
 
 def _train_job(job: tuple[RunSpec, str, int]) -> str:
     """One run in a job of its own (submitit): the job's threads (SLURM's CPUs if set)."""
-    import os
-
     import torch
 
     spec, path, threads = job

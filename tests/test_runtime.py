@@ -1,0 +1,45 @@
+"""eamp.runtime: workers that end with the command that started them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a command (the child) that starts a worker (the grandchild) following it, then waits
+COMMAND = """
+import subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-c",
+    "import os, time; from eamp.runtime import follow_parent; follow_parent(os.getppid()); "
+    "time.sleep(60)"])
+print(worker.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (ended, not yet reaped by init) counts as ended
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+def test_a_worker_ends_with_the_command_that_started_it():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = subprocess.Popen([sys.executable, "-c", COMMAND], stdout=subprocess.PIPE,
+                               text=True, env=env)
+    worker = int(command.stdout.readline())
+    time.sleep(2.0)  # the worker is up and following
+    assert _alive(worker)
+    command.send_signal(signal.SIGKILL)  # a kill leaves the command no time to clean up
+    command.wait()
+    deadline = time.monotonic() + 15
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker)
