@@ -23,6 +23,10 @@ if [ $# -lt 3 ]; then
 fi
 minutes=$1 store=$2 pack=$3
 shift 3
+if ! [[ $minutes =~ ^[0-9]+([.][0-9]+)?$ ]] || [[ $minutes =~ ^0+([.]0+)?$ ]]; then
+    echo "MINUTES: expected a positive number of minutes, got '$minutes'" >&2
+    exit 2
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python3 - <<'PY'

@@ -328,3 +328,8 @@ def test_the_gpu_script_trains_reports_and_packs_the_store(all_data_root, tmp_pa
     usage = subprocess.run(["bash", str(root / "scripts" / "gpu_benchmark.sh"), "5"],
                            capture_output=True, text=True)
     assert usage.returncode == 2 and "usage:" in usage.stderr
+    for bad in ("ten", "0", "-1"):
+        refused = subprocess.run(["bash", str(root / "scripts" / "gpu_benchmark.sh"), bad,
+                                  str(store), str(pack)], capture_output=True, text=True)
+        assert refused.returncode == 2
+        assert refused.stderr == f"MINUTES: expected a positive number of minutes, got '{bad}'\n"
