@@ -123,9 +123,8 @@ _PLATONOV = {
     ("squirrel_filtered", "gat"): (35.62, 2.06, False),
 }
 _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice is not "
-                  "published; the preset uses 3); eamp trains two "
-                  "logits with cross-entropy where the authors train one with BCE on the "
-                  "binary sets")
+                  "published; the preset uses 3); eamp trains two logits with cross-entropy "
+                  "where the authors train one with BCE on the binary sets")
 
 
 def _platonov_cases() -> tuple[Case, ...]:
