@@ -5,10 +5,10 @@
 #
 #   bash scripts/gpu_benchmark.sh MINUTES STORE PACK [eamp benchmark arguments]
 #
-# e.g. the fidelity suite's residual rows, with the data (copied into .data/) and the runs
-# stored so far carried along:
+# e.g. the fidelity suite's residual rows, with the data copied into .data/ (carried along;
+# the committed runs of results/fidelity travel with the checkout):
 #
-#   bash scripts/gpu_benchmark.sh 8 out/fidelity "$OUT/fidelity.tar.gz" --suite fidelity \
+#   bash scripts/gpu_benchmark.sh 8 results/fidelity "$OUT/fidelity.tar.gz" --suite fidelity \
 #       --cases Residual --data-dir .data --workers 4
 #
 # Trains into the run store STORE until MINUTES run out (a run cut off is lost, the finished

@@ -2,6 +2,8 @@
 
 import csv
 import itertools
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -333,3 +335,29 @@ def test_the_gpu_script_trains_reports_and_packs_the_store(all_data_root, tmp_pa
                                   str(store), str(pack)], capture_output=True, text=True)
         assert refused.returncode == 2
         assert refused.stderr == f"MINUTES: expected a positive number of minutes, got '{bad}'\n"
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "fidelity"
+
+
+def test_committed_fidelity_runs_are_current_and_their_table_is_theirs(tmp_path):
+    """``results/fidelity`` (committed) holds the runs behind the README's table. Every stored
+    run must be one the suite plans, with the settings it plans (a preset changed since would
+    retrain it), and the committed ``benchmark.csv`` must be the one those runs give."""
+    from eamp.experiments.benchmark import benchmark
+    from eamp.experiments.depth import RunSpec
+    from eamp.experiments.reproduce import is_done
+
+    stored = sorted(RESULTS.rglob("result.json"))
+    assert stored, f"no committed runs under {RESULTS}"
+    plan = {spec.relpath: spec for case in SUITES["fidelity"]
+            for spec in (RunSpec(case.preset, c) for c in case.configs(None, None, "cpu", "32"))}
+    unplanned = [p for p in stored if p.relative_to(RESULTS) not in plan]
+    assert not unplanned, f"runs the fidelity suite does not plan: {unplanned[:3]}"
+    stale = [p for p in stored if not is_done(plan[p.relative_to(RESULTS)], p, quiet=True)]
+    assert not stale, f"runs made with other settings than their case's now: {stale[:3]}"
+    shutil.copytree(RESULTS, tmp_path / "fidelity")
+    benchmark(BenchmarkConfig("fidelity", device="cpu", train=False), tmp_path / "fidelity")
+    assert _rows(tmp_path / "fidelity" / "benchmark.csv") == _rows(RESULTS / "benchmark.csv"), (
+        "results/fidelity/benchmark.csv is not the table of its runs: rebuild it with "
+        "`eamp benchmark --suite fidelity --out results/fidelity --report`")
