@@ -172,3 +172,19 @@ def test_oversmoothing_command(tmp_path):
     assert list(rows[0]) == ["model", "seed", "layer", "energy"]
     assert len(rows) == 3 * 2 * 31
     assert (tmp_path / "oversmoothing.png").stat().st_size > 10_000
+
+
+def test_a_long_run_in_the_pool_says_how_far_it_is(tmp_path, monkeypatch, capsys):
+    from eamp.experiments import reproduce as module
+    from eamp.experiments.depth import RunSpec
+    from eamp.train import TrainConfig
+
+    config = TrainConfig(model="gcn", dataset="grid", depth=2, hidden=8, epochs=3, patience=3)
+    job = (RunSpec("standard", config), str(tmp_path / "result.json"))
+    module._train_one(job)  # a run shorter than HEARTBEAT_S says nothing until it ends
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(module, "HEARTBEAT_S", 0.0)
+    module._train_one(job)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        f"  standard grid gcn L=2 seed 0: epoch {k}/3" for k in (1, 2, 3)]

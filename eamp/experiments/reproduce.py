@@ -13,12 +13,13 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eamp.data import DatasetUnavailable, load_dataset
+from eamp.data import DatasetUnavailable, load_dataset, num_splits
 from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.experiments.depth import (
@@ -254,14 +255,36 @@ def _train_job(job: tuple[RunSpec, str, int]) -> str:
     return _train_one((spec, path))
 
 
+# a run still training says how far it is at most this often (a residual run on minesweeper
+# takes 20-80 min on a CPU, and the pool otherwise prints only when a run ends)
+HEARTBEAT_S = 300.0
+
+
+def _heartbeat(label: str, epochs: int) -> Callable[[int, float], None]:
+    """An ``on_epoch`` for :func:`~eamp.train.train`: one line ``label: epoch k/epochs, val
+    v`` once :data:`HEARTBEAT_S` seconds have passed since the run began or last said it."""
+    last = time.perf_counter()
+
+    def on_epoch(step: int, val_score: float) -> None:
+        nonlocal last
+        if time.perf_counter() - last >= HEARTBEAT_S:
+            last = time.perf_counter()
+            print(f"  {label}: epoch {step + 1}/{epochs}, val {val_score:.3f}", flush=True)
+
+    return on_epoch
+
+
 def _train_one(job: tuple[RunSpec, str]) -> str:
     spec, path = job
     start = time.perf_counter()
     config = spec.config
     if _WORKER is not None:
         config = replace(config, device=worker_device(config.device, _WORKER))
-    result = train(config, _dataset(config.dataset, config.data_dir, config.split,
-                                    config.normalize_features, config.graph), progress=False)
+    data = _dataset(config.dataset, config.data_dir, config.split, config.normalize_features,
+                    config.graph)
+    splits = num_splits(data) if config.split_index == "all" else 1
+    result = train(config, data, progress=False,
+                   on_epoch=_heartbeat(spec.label(), config.epochs * splits))
     result.to_json(path)
     return (f"{spec.label()}: {result.metric} val {result.val_score:.3f} test "
             f"{result.test_score:.3f} ({time.perf_counter() - start:.1f} s)")
