@@ -13,6 +13,7 @@ says which files to put where.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -20,10 +21,12 @@ import stat
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset, download_url
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
@@ -179,7 +182,7 @@ _ANNOUNCED: set[Path] = set()
 def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
     """A writable root for a read-only ``source``: under the user cache, keyed by the source
     folder, whose raw folder is a link to the source's (read, never written)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eamp"
+    base = _cache_base()
     key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]
     root = base / "processed" / key
     raw = info.raw_dir(source, split)
@@ -197,13 +200,32 @@ def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
     return root
 
 
+def _cache_base() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eamp"
+
+
+def dataset_lock(info: DatasetInfo, root: Path, split: str) -> AbstractContextManager:
+    """The lock one process holds while it downloads, processes or reads ``info`` under
+    ``root``: PyG writes ``processed/data.pt`` in place and a second process that finds it
+    half written fails to read it (two pool workers starting on the same dataset did). Kept
+    under the user cache, keyed by ``root``, since ``root`` itself may be read-only."""
+    key = hashlib.sha256(f"{root.resolve()}|{info.name}|{split}".encode()).hexdigest()[:16]
+    folder = _cache_base() / "locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable cache: load unlocked, as PyG does
+        return contextlib.nullcontext()
+    return FileLock(folder / f"{info.name}-{key}.lock")
+
+
 def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
     missing = info.missing_files(root, split)
     if not missing and not _writable(info.raw_dir(root, split).parent):
         root = _processed_cache(info, root, split)
     existed = root.exists()
     try:
-        return info.loader(root, split)
+        with dataset_lock(info, root, split):
+            return info.loader(root, split)
     except DatasetUnavailable:
         raise
     except Exception as error:  # PyG raises many kinds when a download or a read fails

@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 import stat
 
@@ -173,3 +174,33 @@ def test_a_graph_as_loaded_keeps_directions_and_self_loops(all_data_root):
     assert is_undirected(clean.edge_index) and not contains_self_loops(clean.edge_index)
     with pytest.raises(ValueError, match="graph: expected one of undirected, as-loaded"):
         load_dataset("texas", all_data_root, graph="directed")
+
+
+def test_a_dataset_is_loaded_by_one_process_at_a_time(tmp_path, data_root, monkeypatch):
+    # two pool workers that processed squirrel_filtered at once left one reading the other's
+    # half-written data.pt; while another process holds the dataset's lock, a load waits
+    import threading
+
+    from eamp import data as data_module
+    from eamp.catalog import DATASETS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    shutil.copytree(data_root / "Cora", root / "Cora")
+    info = DATASETS["cora"]
+    entered = threading.Event()
+    real = info.loader
+
+    def loader(*args):
+        entered.set()
+        return real(*args)
+
+    info = dataclasses.replace(info, loader=loader)
+    monkeypatch.setitem(DATASETS, "cora", info)
+    loaded: list = []
+    with data_module.dataset_lock(info, root, "public"):
+        worker = threading.Thread(target=lambda: loaded.append(load_dataset("cora", root)))
+        worker.start()
+        assert not entered.wait(1.0)  # held here: the load has not started reading
+    worker.join(60)
+    assert entered.is_set() and loaded[0].num_nodes == 2708
