@@ -185,6 +185,11 @@ def dataset_metric(name: str) -> str:
     return info.metric if info is not None else "accuracy"
 
 
+def cache_dir() -> Path:
+    """eamp's folder in the user cache: ``$XDG_CACHE_HOME/eamp`` (``~/.cache/eamp``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eamp"
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """``root``, else ``$EAMP_DATA_DIR``, else ``$XDG_CACHE_HOME/eamp/data``; a path that
     exists and is not a folder is a ``ValueError``."""
@@ -193,8 +198,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     elif os.environ.get("EAMP_DATA_DIR"):
         path = Path(os.environ["EAMP_DATA_DIR"]).expanduser()
     else:
-        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(cache) / "eamp" / "data"
+        path = cache_dir() / "data"
     if path.exists() and not path.is_dir():
         raise ValueError(f"data_dir: {path} is not a folder")
     return path

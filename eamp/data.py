@@ -39,6 +39,7 @@ from eamp.catalog import (
     SYNTHETIC,
     DatasetInfo,
     DatasetUnavailable,
+    cache_dir,
     check_dataset,
     data_root,
     dataset_metric,
@@ -182,7 +183,7 @@ _ANNOUNCED: set[Path] = set()
 def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
     """A writable root for a read-only ``source``: under the user cache, keyed by the source
     folder, whose raw folder is a link to the source's (read, never written)."""
-    base = _cache_base()
+    base = cache_dir()
     key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]
     root = base / "processed" / key
     raw = info.raw_dir(source, split)
@@ -200,22 +201,19 @@ def _processed_cache(info: DatasetInfo, source: Path, split: str) -> Path:
     return root
 
 
-def _cache_base() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eamp"
-
-
-def dataset_lock(info: DatasetInfo, root: Path, split: str) -> AbstractContextManager:
-    """The lock one process holds while it downloads, processes or reads ``info`` under
-    ``root``: PyG writes ``processed/data.pt`` in place and a second process that finds it
-    half written fails to read it (two pool workers starting on the same dataset did). Kept
-    under the user cache, keyed by ``root``, since ``root`` itself may be read-only."""
-    key = hashlib.sha256(f"{root.resolve()}|{info.name}|{split}".encode()).hexdigest()[:16]
-    folder = _cache_base() / "locks"
+def dataset_lock(name: str, root: Path, split: str) -> AbstractContextManager:
+    """The lock one process holds while it downloads, processes or reads dataset ``name``
+    under ``root``: PyG (and OGB) write ``processed/`` files in place and a second process
+    that finds one half written fails to read it (two pool workers starting on the same
+    dataset did). Kept under the user cache, keyed by ``root``, since ``root`` itself may be
+    read-only."""
+    key = hashlib.sha256(f"{Path(root).resolve()}|{name}|{split}".encode()).hexdigest()[:16]
+    folder = cache_dir() / "locks"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:  # no writable cache: load unlocked, as PyG does
         return contextlib.nullcontext()
-    return FileLock(folder / f"{info.name}-{key}.lock")
+    return FileLock(folder / f"{name}-{key}.lock")
 
 
 def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
@@ -224,7 +222,7 @@ def _load_pyg(info: DatasetInfo, root: Path, split: str) -> Data:
         root = _processed_cache(info, root, split)
     existed = root.exists()
     try:
-        with dataset_lock(info, root, split):
+        with dataset_lock(info.name, root, split):
             return info.loader(root, split)
     except DatasetUnavailable:
         raise
@@ -270,7 +268,8 @@ def load_ogb(root: str | os.PathLike, name: str) -> Data:
                                  "partial copy); delete the folder to download it again")
     # ogb reads its processed file with torch.load, which since PyTorch 2.6 loads only
     # allowed classes: allow PyG's three, nothing else
-    with torch.serialization.safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+    with (dataset_lock(name, Path(root), "official"),
+          torch.serialization.safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])):
         dataset = PygNodePropPredDataset(name, str(root))
     graph, index = dataset[0], dataset.get_idx_split()
     masks = {}

@@ -198,7 +198,7 @@ def test_a_dataset_is_loaded_by_one_process_at_a_time(tmp_path, data_root, monke
     info = dataclasses.replace(info, loader=loader)
     monkeypatch.setitem(DATASETS, "cora", info)
     loaded: list = []
-    with data_module.dataset_lock(info, root, "public"):
+    with data_module.dataset_lock("cora", root, "public"):
         worker = threading.Thread(target=lambda: loaded.append(load_dataset("cora", root)))
         worker.start()
         assert not entered.wait(1.0)  # held here: the load has not started reading
