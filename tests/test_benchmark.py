@@ -201,6 +201,12 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     assert "0 tuning trials, 0 runs" in plan and "about 0.0 min left" in plan
     minutes = sum(read_result(p)["wall_time_s"] for p in results) / 60
     assert f"compute: {minutes:.1f} min done" in plan
+    for row in rows:  # each row's run time is that of its stored runs
+        seconds = [read_result(p)["wall_time_s"] for p in results
+                   if p.relative_to(tmp_path).parts[1] == row["preset"]]
+        assert (row["run_s_min"], row["run_s_max"]) == (str(round(min(seconds))),
+                                                        str(round(max(seconds))))
+        assert row["ran_on"].startswith("cpu, ") and "thread" in row["ran_on"]
     assert [p.stat().st_mtime_ns for p in results] == stamps
     (tmp_path / "benchmark.csv").unlink()
     assert main([*argv, "--report"]) == 0  # the same table, read back from the store
@@ -295,14 +301,34 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
 
     base = dict(metric="accuracy", planned=10, published=73.4, published_std=None,
                 difference=0.6, target=">= 72.5", within=True, verified=True, note="",
-                preset="gcnii-chen2020", source="a paper")
-    rows = [dict(base, case="one", n=1, mean=74.0, std=float("nan")),
-            dict(base, case="four", n=4, mean=40.75, std=5.17),
-            dict(base, case="all", n=10, mean=73.0, std=1.0)]
+                preset="gcnii-chen2020", source="a paper", ran_on="cpu, 1 thread")
+    rows = [dict(base, case="one", n=1, mean=74.0, std=float("nan"), run_s_min=12,
+                 run_s_max=12, run_min=0.2),
+            dict(base, case="four", n=4, mean=40.75, std=5.17, run_s_min=159, run_s_max=306,
+                 run_min=15.05),
+            dict(base, case="all", n=10, mean=73.0, std=1.0, run_s_min=60, run_s_max=66,
+                 run_min=10.5, ran_on="NVIDIA H100; cpu, 2 threads")]
     text = _markdown(BenchmarkConfig(suite="fidelity"), rows, 0, 0.0, "", {})
     assert "| one | accuracy | 74.00 (1 of 10) |" in text and "nan" not in text
     assert "| 40.75 ± 5.17 (4 of 10) |" in text and "yes so far (4 of 10) |" in text
     assert "| 73.00 ± 1.00 (10) |" in text and text.count("so far") == 2
+    assert "| 12 s a run (cpu, 1 thread) |" in text
+    assert "| 159-306 s a run (cpu, 1 thread) |" in text
+    assert "| 60-66 s a run (NVIDIA H100; cpu, 2 threads) |" in text
+    assert "took 25.8 min (0.4 h) of run time in all, 15 of 30 planned runs done" in text
+
+
+@pytest.mark.parametrize("environment, where", [
+    ({"device": "cpu", "threads": 1}, "cpu, 1 thread"),
+    ({"device": "cpu", "threads": 16}, "cpu, 16 threads"),
+    ({"device": "cuda:0", "device_name": "NVIDIA H100 80GB HBM3", "threads": 16},
+     "NVIDIA H100 80GB HBM3"),
+    (None, "?"),
+])
+def test_a_run_says_where_it_trained(environment, where):
+    from eamp.experiments.benchmark import _ran_on
+
+    assert _ran_on({} if environment is None else {"environment": environment}) == where
 
 
 def test_the_gpu_script_trains_reports_and_packs_the_store(all_data_root, tmp_path):

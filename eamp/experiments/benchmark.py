@@ -172,7 +172,7 @@ SUITES: dict[str, tuple[Case, ...]] = {
 COLUMNS = ("case", "model", "preset", "dataset", "depth", "metric", "runs", "n", "planned",
            "mean", "std",
            "published", "published_std", "difference", "target", "within", "source",
-           "verified", "note")
+           "verified", "note", "run_s_min", "run_s_max", "run_min", "ran_on")
 
 
 def suite_names() -> list[str]:
@@ -233,7 +233,7 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     import numpy as np
 
     from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import is_done, run_all
+    from eamp.experiments.reproduce import is_done, run_all, run_seconds
     from eamp.train import read_result, versions
 
     started = time.perf_counter()
@@ -246,7 +246,9 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     rows = []
     for case, specs in plan:
         done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]
-        scores = [100 * read_result(out / spec.relpath)["test_score"] for spec in done]
+        results = [read_result(out / spec.relpath) for spec in done]
+        scores = [100 * result["test_score"] for result in results]
+        seconds = [run_seconds(result) for result in results]
         mean = float(np.mean(scores)) if scores else float("nan")
         std = float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
         first = specs[0].config
@@ -260,6 +262,10 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
             "difference": round(mean - case.published.mean, 2), "target": case.target(),
             "within": case.met(mean) if scores else None, "source": case.published.source,
             "verified": case.published.verified, "note": case.note,
+            "run_s_min": round(min(seconds)) if seconds else None,
+            "run_s_max": round(max(seconds)) if seconds else None,
+            "run_min": round(sum(seconds) / 60, 2),
+            "ran_on": "; ".join(sorted({_ran_on(result) for result in results})),
         })
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     wall = time.perf_counter() - started
@@ -287,6 +293,24 @@ def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _run_time(row: Mapping[str, Any]) -> str:
+    low, high = row["run_s_min"], row["run_s_max"]
+    span = f"{low} s" if low == high else f"{low}-{high} s"
+    return f"{span} a run ({row['ran_on']})"
+
+
+def _ran_on(result: Mapping[str, Any]) -> str:
+    """Where a run trained, from its recorded environment: ``"cpu, 1 thread"`` or the GPU's
+    name (``"?"`` for a result stored before the environment was recorded)."""
+    env = result.get("environment")
+    if not env:
+        return "?"
+    if str(env.get("device", "cpu")).startswith("cpu"):
+        threads = int(env.get("threads", 1))
+        return f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+    return str(env.get("device_name") or env.get("device"))
+
+
 def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int, wall: float,
               command: str, versions: dict[str, str]) -> str:
     quick = config.suite.endswith("-quick")
@@ -302,17 +326,20 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int,
         "Ours: test score at the epoch the preset selects (accuracy in %, ROC AUC x 100), mean "
         "± sample std over n seeds or fixed splits. Target: within one published std of the "
         "published mean, or within the stated points where no std was published, or at least "
-        "the stated floor.",
+        "the stated floor. Run time: the wall time of each run (from its result.json), "
+        "fastest-slowest, and where it trained; a run's time also depends on what else shared "
+        "the machine.",
         "",
-        "| case | metric | ours (n) | published | ours - published | target | met |",
-        "|---|---|---|---|---|---|---|",
+        "| case | metric | ours (n) | published | ours - published | target | met | "
+        "run time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         pub = f"{r['published']:.2f}" + (f" ± {r['published_std']:.2f}"
                                          if r["published_std"] is not None else "")
         if not r["n"]:
             lines.append(f"| {r['case']} | {r['metric']} | not run (0 of {r['planned']}) | "
-                         f"{pub} | | {r['target']} | not run |")
+                         f"{pub} | | {r['target']} | not run | |")
             continue
         mark = "yes" if r["within"] else "**MISSED**"
         partial = f" of {r['planned']}" if r["n"] < r["planned"] else ""
@@ -321,8 +348,11 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int,
         spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
         lines.append(f"| {r['case']} | {r['metric']} | {r['mean']:.2f}{spread} "
                      f"({r['n']}{partial}) | {pub} | {r['difference']:+.2f} | {r['target']} | "
-                     f"{mark} |")
-    lines += ["", "## Sources and known differences", ""]
+                     f"{mark} | {_run_time(r)} |")
+    total = sum(r["run_min"] for r in rows)
+    lines += ["", f"The runs in the table took {total:.1f} min ({total / 60:.1f} h) of run time "
+              f"in all, {sum(r['n'] for r in rows)} of {sum(r['planned'] for r in rows)} "
+              "planned runs done.", "", "## Sources and known differences", ""]
     for r in rows:
         check = "" if r["verified"] else " (not verified against the paper here)"
         note = f" Known difference: {r['note']}." if r["note"] else ""

@@ -157,18 +157,19 @@ def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
     return True
 
 
+def run_seconds(result: dict[str, Any]) -> float:
+    """Seconds a stored run took: its ``wall_time_s``, or for a result stored before that was
+    recorded, its median epoch time times the epochs it ran."""
+    seconds = float(result.get("wall_time_s", math.nan))
+    if math.isnan(seconds):
+        seconds = float(result.get("epoch_time_s", 0.0)) * sum(
+            int(split.get("epochs_run", 0)) for split in result.get("splits", ()))
+    return seconds
+
+
 def run_minutes(out: Path, specs: list[RunSpec]) -> float:
-    """Minutes the stored runs ``specs`` took: their ``wall_time_s``, or for a result stored
-    before that was recorded, its median epoch time times the epochs it ran."""
-    total = 0.0
-    for spec in specs:
-        result = read_result(out / spec.relpath)
-        seconds = float(result.get("wall_time_s", math.nan))
-        if math.isnan(seconds):
-            seconds = float(result.get("epoch_time_s", 0.0)) * sum(
-                int(split.get("epochs_run", 0)) for split in result.get("splits", ()))
-        total += seconds
-    return total / 60
+    """Minutes the stored runs ``specs`` took (:func:`run_seconds` of each)."""
+    return sum(run_seconds(read_result(out / spec.relpath)) for spec in specs) / 60
 
 
 def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
