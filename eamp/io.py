@@ -8,23 +8,35 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_text_atomic", "write_json_atomic", "write_csv", "read_csv"]
+__all__ = ["write_text_atomic", "write_json_atomic", "save_torch_atomic", "write_csv", "read_csv"]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Writes ``text`` to ``path`` through a temporary file in the same folder and a rename;
     creates the folder if needed."""
+    return _write_atomic(path, lambda handle: handle.write(text), "w")
+
+
+def save_torch_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """``torch.save(payload)`` to ``path``, atomically (as :func:`write_text_atomic`): a run
+    killed while saving its training state leaves the previous state whole."""
+    import torch
+
+    return _write_atomic(path, lambda handle: torch.save(payload, handle), "wb")
+
+
+def _write_atomic(path: str | os.PathLike, write: Callable[[Any], Any], mode: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result is an ordinary file
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as handle:
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

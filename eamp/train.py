@@ -419,6 +419,8 @@ def train(
     progress: bool | None = None,
     on_epoch: EpochCallback | None = None,
     log_every: int = 0,
+    state_file: str | os.PathLike | None = None,
+    save_every_s: float = 60.0,
 ) -> RunResult:
     """Trains ``config.model`` on ``config.dataset`` with ``config.optimizer``, full batch.
 
@@ -436,12 +438,24 @@ def train(
             Optuna's pruning; an exception it raises stops the run and propagates.
         log_every (int): without a progress bar, a line on stderr every ``log_every``
             epochs (``0``: none), for logs that are not a terminal. (default: ``0``)
+        state_file (path, optional): where the run keeps its training state while it
+            trains (parameters, optimizer moments, random states, the kept epoch, the
+            curves so far, finished splits): saved at the end of an epoch once
+            ``save_every_s`` seconds have passed since the last save, and after each
+            split. If the file holds a state of the same settings when the run starts, the
+            run continues from it and ends with the numbers of an uninterrupted run (bit for
+            bit on the same device and thread count); a state of other settings is said and
+            replaced. Removed when the run ends. ``wall_time_s`` then counts the interrupted
+            attempts up to their last save. (default: none)
+        save_every_s (float): seconds between saves of ``state_file``; ``0`` saves after
+            every epoch. (default: ``60``)
 
     Returns:
         RunResult
     """
     started = time.perf_counter()
     config = config.resolved()
+    state = None if state_file is None else _RunState(state_file, config, save_every_s)
     device = resolve_device(config.device)
     if data is None:
         data = load_dataset(config.dataset, config.data_dir, split=config.split,
@@ -464,15 +478,19 @@ def train(
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
         progress = sys.stderr.isatty()
-    splits = [
-        _train_split(config, data, features, index, progress, on_epoch,
-                     step_offset=position * config.epochs, log_every=log_every,
-                     batches=batches)
-        for position, index in enumerate(indices)
-    ]
+    splits = [] if state is None else state.finished_splits()
+    for position, index in enumerate(indices):
+        if position < len(splits):
+            continue  # finished before the run was interrupted
+        splits.append(_train_split(
+            config, data, features, index, progress, on_epoch,
+            step_offset=position * config.epochs, log_every=log_every, batches=batches,
+            resume=None if state is None else state.split_state(index), state=state))
+        if state is not None:
+            state.finish_split(splits[-1])
     layer_energy = np.mean([s.layer_energy for s in splits], axis=0).tolist()
     epoch_times = [t for s in splits for t in s.epoch_times]
-    return RunResult(
+    result = RunResult(
         model=config.model,
         dataset=config.dataset,
         depth=config.depth,
@@ -486,18 +504,114 @@ def train(
                 for s in splits],
         versions=versions(),
         num_parameters=splits[0].num_parameters,
-        environment=environment(
+        environment={**environment(
             device, config.precision,
             "per batch" if batches else features.layout != torch.strided,
             batches.cut_fraction() if batches else None),
+            **({"resumed": state.resumes} if state is not None and state.resumes else {})},
         layer_mad=np.mean([s.layer_mad for s in splits], axis=0).tolist(),
         layer_effective_rank=np.mean([s.layer_effective_rank for s in splits], axis=0).tolist(),
         metric=dataset_metric(config.dataset),
         val_score=float(np.mean([s.val_score for s in splits])),
         test_score=float(np.mean([s.test_score for s in splits])),
         val_loss=float(np.mean([s.val_loss for s in splits])),
-        wall_time_s=time.perf_counter() - started,
+        wall_time_s=(0.0 if state is None else state.elapsed_before)
+        + time.perf_counter() - started,
     )
+    if state is not None:
+        state.remove()
+    return result
+
+
+def random_state() -> dict[str, Any]:
+    """The random states training draws from: the CPU's and every GPU's default generator
+    (dropout, initialisation); cluster batching's shuffle has a generator of its own."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"cpu": torch.get_rng_state(), "cuda": cuda}
+
+
+def set_random_state(state: dict[str, Any]) -> None:
+    """Restores what :func:`random_state` returned."""
+    torch.set_rng_state(state["cpu"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# the version of the state file's layout: a state of another version is not resumed
+_STATE_FORMAT = 1
+
+
+class _RunState:
+    """The training state of one run in progress, kept in one file (``train``'s
+    ``state_file``): the finished splits' results and the running split's state. Read when
+    the run starts (a state of other settings, or unreadable, is said and replaced)."""
+
+    def __init__(self, path: str | os.PathLike, config: TrainConfig,
+                 save_every_s: float) -> None:
+        from pathlib import Path
+
+        save_every_s = real_number("save_every_s", save_every_s, low=0.0)
+        self.path, self.save_every_s = Path(path), save_every_s
+        self.payload: dict[str, Any] = {"format": _STATE_FORMAT, "config": config.as_dict(),
+                                        "elapsed_s": 0.0, "resumes": 0, "done": [],
+                                        "split": None}
+        stored = self._read(config)
+        if stored is not None:
+            stored["resumes"] += 1
+            self.payload = stored
+        self.elapsed_before = float(self.payload["elapsed_s"])
+        self.resumes = int(self.payload["resumes"])
+        self.started = self.last_save = time.perf_counter()
+
+    def _read(self, config: TrainConfig) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        try:
+            stored = torch.load(self.path, map_location="cpu", weights_only=True)
+            if stored.get("format") != _STATE_FORMAT:
+                raise ValueError(f"format {stored.get('format')!r}, not {_STATE_FORMAT}")
+        except Exception as error:  # a state that cannot be read is trained again
+            print(f"eamp: {self.path}: not a readable training state ({error}); the run "
+                  "starts over", file=sys.stderr)
+            return None
+        differences = config_differences(stored["config"], config)
+        if differences:
+            changes = ", ".join(f"{k} {old!r} -> {new!r}"
+                                for k, (old, new) in differences.items())
+            print(f"eamp: {self.path}: a training state of other settings ({changes}); the "
+                  "run starts over", file=sys.stderr)
+            return None
+        return stored
+
+    def finished_splits(self) -> list[SplitResult]:
+        return [SplitResult(**split) for split in self.payload["done"]]
+
+    def split_state(self, index: int) -> dict[str, Any] | None:
+        """The saved state of split ``index``, if that is the split the run was in."""
+        split = self.payload["split"]
+        return split if split is not None and split["index"] == index else None
+
+    def due(self) -> bool:
+        return time.perf_counter() - self.last_save >= self.save_every_s
+
+    def save_split(self, split: dict[str, Any]) -> None:
+        self.payload["split"] = split
+        self._save()
+
+    def finish_split(self, result: SplitResult) -> None:
+        self.payload["done"].append(asdict(result))
+        self.payload["split"] = None
+        self._save()
+
+    def _save(self) -> None:
+        from eamp.io import save_torch_atomic
+
+        self.payload["elapsed_s"] = self.elapsed_before + time.perf_counter() - self.started
+        save_torch_atomic(self.path, self.payload)
+        self.last_save = time.perf_counter()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def check_memory(config: TrainConfig, data: Data,
@@ -574,10 +688,13 @@ def _logits(model: DeepGNN, data: Data, x: Tensor, batches: Batches | None) -> T
 def _train_split(
     config: TrainConfig, data: Data, x: Tensor, index: int, progress: bool,
     on_epoch: EpochCallback | None, step_offset: int, log_every: int = 0,
-    batches: Batches | None = None,
+    batches: Batches | None = None, resume: dict[str, Any] | None = None,
+    state: _RunState | None = None,
 ) -> SplitResult:
     """One split on ``data``'s device; ``x`` is ``data.x``, sparse where that pays (in
-    cluster batching, ``data.x`` itself, made sparse batch by batch)."""
+    cluster batching, ``data.x`` itself, made sparse batch by batch). Continues from
+    ``resume`` (a state :meth:`_RunState.save_split` saved) if given, and saves its own
+    state through ``state``."""
     from tqdm.auto import tqdm
 
     seed_everything(config.seed + index)
@@ -604,9 +721,23 @@ def _train_split(
     val_curve: list[float] = []
     val_losses: list[float] = []
     epoch_times: list[float] = []
-    bar = tqdm(range(config.epochs), disable=not progress, leave=False,
+    first = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if resume["scaler"]:  # a disabled scaler has no state
+            scaler.load_state_dict(resume["scaler"])
+        shuffle.set_state(resume["shuffle"])
+        set_random_state(resume["random"])
+        best_key, best_state, best_epoch = (resume["best_key"], resume["best_state"],
+                                            resume["best_epoch"])
+        best, val_curve, val_losses, epoch_times = (
+            resume["best"], resume["val_curve"], resume["val_losses"], resume["epoch_times"])
+        first = resume["epoch"]
+    bar = tqdm(range(first, config.epochs), initial=first, total=config.epochs,
+               disable=not progress, leave=False,
                desc=f"{config.model} L={config.depth} split {index}")
-    epoch = 0
+    epoch = max(first - 1, 0)
     for epoch in bar:
         start = time.perf_counter()
         model.train()
@@ -656,9 +787,18 @@ def _train_split(
             print(f"{config.model} L={config.depth} split {index}: epoch {epoch + 1}/"
                   f"{config.epochs} loss {loss_value:.3f} val {val_score:.3f} best "
                   f"{best_val:.3f}", file=sys.stderr, flush=True)
+        stop = epoch - best_epoch >= config.patience
+        if state is not None and not stop and epoch + 1 < config.epochs and state.due():
+            state.save_split({
+                "index": index, "epoch": epoch + 1, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                "shuffle": shuffle.get_state(), "random": random_state(),
+                "best_key": best_key, "best_state": best_state, "best_epoch": best_epoch,
+                "best": best, "val_curve": val_curve, "val_losses": val_losses,
+                "epoch_times": epoch_times})
         if on_epoch is not None:
             on_epoch(step_offset + epoch, val_score)
-        if epoch - best_epoch >= config.patience:
+        if stop:
             break
     bar.close()
 

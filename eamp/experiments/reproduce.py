@@ -2,7 +2,9 @@
 
 Every training run is stored as its own ``result.json`` under ``DIR/runs/<protocol>/<dataset>/
 <model>/depth<L>/seed<s>/``; a rerun skips the runs already there (``force`` redoes them),
-so an interrupted reproduction loses at most the runs in flight.
+and a run in flight keeps its training state beside it (``state.pt``, saved every
+:data:`STATE_EVERY_S` seconds), so an interrupted reproduction loses at most the last minute
+of each run in flight: the same command continues them.
 """
 
 from __future__ import annotations
@@ -188,6 +190,9 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
         return 0
     bar = tqdm(total=len(todo), disable=not sys.stderr.isatty(), desc="runs")
     jobs = [(spec, str(out / spec.relpath)) for spec in todo]
+    if force:  # retrained from the start, not from a state an earlier attempt saved
+        for _, path in jobs:
+            state_path(path).unlink(missing_ok=True)
     finished = 0
 
     def report(line: str) -> None:
@@ -275,6 +280,17 @@ def _heartbeat(label: str, epochs: int) -> Callable[[int, float], None]:
     return on_epoch
 
 
+# a run in progress saves its training state beside its result.json this often, so that a
+# killed sweep (a session's end, a SLURM time limit) continues its runs where they were
+STATE_EVERY_S = 60.0
+
+
+def state_path(result: str | Path) -> Path:
+    """Where the run whose result goes to ``result`` keeps its training state while it
+    trains (``train``'s ``state_file``)."""
+    return Path(result).with_name("state.pt")
+
+
 def _train_one(job: tuple[RunSpec, str]) -> str:
     spec, path = job
     start = time.perf_counter()
@@ -285,7 +301,8 @@ def _train_one(job: tuple[RunSpec, str]) -> str:
                     config.graph)
     splits = num_splits(data) if config.split_index == "all" else 1
     result = train(config, data, progress=False,
-                   on_epoch=_heartbeat(spec.label(), config.epochs * splits))
+                   on_epoch=_heartbeat(spec.label(), config.epochs * splits),
+                   state_file=state_path(path), save_every_s=STATE_EVERY_S)
     result.to_json(path)
     return (f"{spec.label()}: {result.metric} val {result.val_score:.3f} test "
             f"{result.test_score:.3f} ({time.perf_counter() - start:.1f} s)")
