@@ -444,9 +444,10 @@ def train(
             ``save_every_s`` seconds have passed since the last save, and after each
             split. If the file holds a state of the same settings when the run starts, the
             run continues from it and ends with the numbers of an uninterrupted run (bit for
-            bit on the same device and thread count); a state of other settings is said and
-            replaced. Removed when the run ends. ``wall_time_s`` then counts the interrupted
-            attempts up to their last save. (default: none)
+            bit where training is deterministic: on the CPU at the same thread count); a
+            state of other settings is said and replaced. Removed when the run ends.
+            ``wall_time_s`` then counts the interrupted attempts up to their last save.
+            (default: none)
         save_every_s (float): seconds between saves of ``state_file``; ``0`` saves after
             every epoch. (default: ``60``)
 
@@ -531,9 +532,11 @@ def random_state() -> dict[str, Any]:
 
 
 def set_random_state(state: dict[str, Any]) -> None:
-    """Restores what :func:`random_state` returned."""
+    """Restores what :func:`random_state` returned (the GPUs' states where there are as many
+    GPUs: a run saved on a GPU and resumed elsewhere continues, though not bit for bit)."""
     torch.set_rng_state(state["cpu"])
-    if state["cuda"]:
+    if state["cuda"] and torch.cuda.is_available() \
+            and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
