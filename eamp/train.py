@@ -562,6 +562,11 @@ class _RunState:
         if stored is not None:
             stored["resumes"] += 1
             self.payload = stored
+            split = stored["split"]
+            where = (f"split {split['index']}, epoch {split['epoch']}" if split is not None
+                     else f"{len(stored['done'])} split(s) done")
+            print(f"eamp: {self.path}: continuing from its saved training state ({where}, "
+                  f"{stored['elapsed_s']:.0f} s trained)", file=sys.stderr)
         self.elapsed_before = float(self.payload["elapsed_s"])
         self.resumes = int(self.payload["resumes"])
         self.started = self.last_save = time.perf_counter()

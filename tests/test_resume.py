@@ -50,14 +50,16 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("stop", [0, 5])
-def test_an_interrupted_run_resumes_to_the_uninterrupted_result(case, stop, tmp_path):
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(case, stop, tmp_path, capsys):
     config = CASES[case]
     expected = train(config)
     state = tmp_path / "state.pt"
     with pytest.raises(Stop):
         train(config, state_file=state, save_every_s=0, on_epoch=_stop_at(stop))
-    assert state.exists()
+    assert state.exists() and capsys.readouterr().err == ""
     resumed = train(config, state_file=state, save_every_s=0)
+    assert f"continuing from its saved training state (split 0, epoch {stop + 1}, " \
+        in capsys.readouterr().err
     _same(resumed, expected)
     assert resumed.environment["resumed"] == 1 and "resumed" not in expected.environment
     assert not state.exists()  # removed once the run has ended
