@@ -45,7 +45,7 @@ from eamp.device import (
     resolve_device,
     usable_device,
 )
-from eamp.io import write_json_atomic
+from eamp.io import save_torch_atomic, write_json_atomic
 from eamp.models import build_model, get_model_spec
 from eamp.models.base import DeepGNN
 from eamp.models.registry import get_preset
@@ -360,6 +360,11 @@ def config_differences(stored: dict[str, Any], config: TrainConfig) -> dict[str,
             if key not in _WHERE and stored.get(key, defaults.get(key)) != value}
 
 
+def describe_differences(differences: dict[str, tuple]) -> str:
+    """:func:`config_differences` as one phrase: ``setting stored -> planned, ...``."""
+    return ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in differences.items())
+
+
 def environment(device: torch.device, precision: str, sparse_input: bool | str,
                 cut_fraction: float | None = None) -> dict[str, Any]:
     """What a run's numbers depend on besides its config: a deep network's result moves
@@ -584,10 +589,9 @@ class _RunState:
             return None
         differences = config_differences(stored["config"], config)
         if differences:
-            changes = ", ".join(f"{k} {old!r} -> {new!r}"
-                                for k, (old, new) in differences.items())
-            print(f"eamp: {self.path}: a training state of other settings ({changes}); the "
-                  "run starts over", file=sys.stderr)
+            print(f"eamp: {self.path}: a training state of other settings "
+                  f"({describe_differences(differences)}); the run starts over",
+                  file=sys.stderr)
             return None
         return stored
 
@@ -612,8 +616,6 @@ class _RunState:
         self._save()
 
     def _save(self) -> None:
-        from eamp.io import save_torch_atomic
-
         self.payload["elapsed_s"] = self.elapsed_before + time.perf_counter() - self.started
         save_torch_atomic(self.path, self.payload)
         self.last_save = time.perf_counter()

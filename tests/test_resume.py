@@ -23,10 +23,9 @@ def _stop_at(step: int):
 
 
 def _same(first, second) -> None:
+    # every result but the wall times (epoch_time_s, each split's epoch_times)
     for key in ("val_score", "test_score", "val_loss", "best_val_acc", "test_acc",
-                "layer_energy", "layer_mad", "splits", "num_parameters", "epoch_time_s"):
-        if key == "epoch_time_s":
-            continue  # wall time, not a result
+                "layer_energy", "layer_mad", "splits", "num_parameters"):
         a, b = getattr(first, key), getattr(second, key)
         if key == "splits":
             a = [{k: v for k, v in s.items() if k != "epoch_times"} for s in a]

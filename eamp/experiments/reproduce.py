@@ -38,7 +38,7 @@ from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
 from eamp.runtime import follow_parent, worker_threads
-from eamp.train import config_differences, read_result, train, versions
+from eamp.train import config_differences, describe_differences, read_result, train, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
 
@@ -152,9 +152,8 @@ def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
     if differences and quiet:
         return False
     if differences:
-        changes = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in differences.items())
         _log(f"retraining {spec.label()}: its result.json was made with other settings "
-             f"({changes})")
+             f"({describe_differences(differences)})")
         return False
     return True
 
