@@ -189,6 +189,8 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     md = (tmp_path / "benchmark.md").read_text()
     assert "not comparable" in md
     assert "**MISSED**" in md  # the quick GCNII row cannot reach the paper's floor
+    assert ("## Missed targets: what was found" in md
+            and "- GCNII, Cora public, 8 layers, 40 epochs (" in md and "a quick row" in md)
     assert "Rusch et al. 2023" in md and "Chen et al. 2020" in md
     results = sorted(tmp_path.rglob("result.json"))
     assert len(results) == 4
@@ -300,7 +302,7 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
     from eamp.experiments.benchmark import _markdown
 
     base = dict(metric="accuracy", planned=10, published=73.4, published_std=None,
-                difference=0.6, target=">= 72.5", within=True, verified=True, note="",
+                difference=0.6, target=">= 72.5", within=True, verified=True, note="", finding="",
                 preset="gcnii-chen2020", source="a paper", ran_on="cpu, 1 thread")
     rows = [dict(base, case="one", n=1, mean=74.0, std=float("nan"), run_s_min=12,
                  run_s_max=12, run_min=0.2),
@@ -316,6 +318,16 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
     assert "| 159-306 s a run (cpu, 1 thread) |" in text
     assert "| 60-66 s a run (NVIDIA H100; cpu, 2 threads) |" in text
     assert "took 25.8 min (0.4 h) of run time in all, 15 of 30 planned runs done" in text
+    assert "Missed targets" not in text  # every row met (so far)
+    missed = [dict(base, case="low", n=10, mean=60.0, std=1.0, difference=-13.4,
+                   within=False, run_s_min=1, run_s_max=2, run_min=0.2),
+              dict(base, case="lower", n=3, mean=50.0, std=1.0, difference=-23.4, within=False,
+                   finding="the settings differ", run_s_min=1, run_s_max=2, run_min=0.1)]
+    text = _markdown(BenchmarkConfig(suite="fidelity"), rows + missed, 0, 0.0, "", {})
+    assert "| **MISSED** |" in text and "| **MISSED** so far (3 of 10) |" in text
+    section = text.split("## Missed targets: what was found")[1].split("## Sources")[0]
+    assert section.strip().splitlines() == ["- low (-13.40): no cause found yet.",
+                                            "- lower (-23.40): the settings differ."]
 
 
 @pytest.mark.parametrize("environment, where", [
