@@ -226,23 +226,37 @@ def test_benchmark_config_is_checked():
             BenchmarkConfig("fidelity-quick", device="cuda")
 
 
-def test_residual_gcn_block_is_platonovs_formula():
+@pytest.mark.parametrize("conv", ["gcn", "sage"])
+def test_residual_gcn_and_sage_blocks_are_platonovs_formula(conv):
+    """Both aggregations are sparse products (the sage mean too, since stop 31): the model's
+    output and its gradient equal the dense formula's in float64, on a graph with a one-way
+    edge (3 -> 0: a mean over in-neighbours) and an isolated node (its mean is zero)."""
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
     from torch_geometric.utils import to_dense_adj
 
     torch.manual_seed(0)
-    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 2], [1, 0, 2, 1, 3, 2, 2, 0]])
-    model = build_model("resgnn", 4, 2, 2, hidden_channels=6, conv="gcn").double().eval()
-    x = torch.randn(5, 4, dtype=torch.float64)  # node 4 is isolated
-    ei, w = gcn_norm(edge_index, None, 5, add_self_loops=True)
-    a_hat = to_dense_adj(ei, edge_attr=w, max_num_nodes=5)[0].double().t()  # rows: targets
+    edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 2, 3], [1, 0, 2, 1, 3, 2, 2, 0, 0]])
+    model = build_model("resgnn", 4, 2, 2, hidden_channels=6, conv=conv).double().eval()
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)  # node 4 is isolated
+    if conv == "gcn":
+        ei, w = gcn_norm(edge_index, None, 5, add_self_loops=True, dtype=torch.float64)
+        a_hat = to_dense_adj(ei, edge_attr=w, max_num_nodes=5)[0].t()  # rows: targets
+    else:
+        a = to_dense_adj(edge_index, max_num_nodes=5)[0].double().t()
+        a_hat = a / a.sum(1, keepdim=True).clamp(min=1)
+        assert a_hat[0].tolist() == [0, 1 / 3, 1 / 3, 1 / 3, 0] and not a_hat[4].any()
     h = torch.nn.functional.gelu(model.encoder(x))
     for k in range(2):
-        ff = model.feed_forwards[k]
-        agg = a_hat @ model.norms[k](h)
+        ff, xn = model.feed_forwards[k], model.norms[k](h)
+        agg = a_hat @ xn if conv == "gcn" else torch.cat([xn, a_hat @ xn], dim=-1)
         h = h + ff.lin2(torch.nn.functional.gelu(ff.lin1(agg)))
     expected = model.decoder(model.out_norm(h))
-    torch.testing.assert_close(model(x, edge_index), expected, rtol=1e-10, atol=1e-12)
+    out = model(x, edge_index)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    weights = torch.randn_like(out)
+    grad, = torch.autograd.grad((out * weights).sum(), x)
+    expected_grad, = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("conv", ["sage", "gat"])

@@ -11,7 +11,12 @@ from eamp.models import build_model, get_model_spec, model_names
 from eamp.nn import sparse_features
 from eamp.nn.entropic_conv import GraphCache
 from eamp.nn.functional import dropout
-from eamp.nn.sparse import GCN2ConvWithTranspose, GCNConvWithTranspose, with_transpose
+from eamp.nn.sparse import (
+    GCN2ConvWithTranspose,
+    GCNConvWithTranspose,
+    SimpleConvWithTranspose,
+    with_transpose,
+)
 from eamp.train import TrainConfig, config_differences, train
 
 CUDA = torch.cuda.is_available()
@@ -86,7 +91,9 @@ def test_every_model_runs_and_trains_on_the_device(name, device):
     assert logits.device.type == device and all(h.device.type == device for h in hidden)
     assert all(p.device.type == device for p in model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    built = [cache._graph for m in model.modules() for cache in vars(m).values()
+    caches = [cache for m in model.modules() for value in vars(m).values()
+              for cache in (value.values() if isinstance(value, dict) else (value,))]
+    built = [cache._graph for cache in caches
              if isinstance(cache, GraphCache) and cache._graph is not None]
     assert built  # every model caches a graph structure: the adjacency, the entropy's
     assert all(t.device.type == device for g in built for t in _tensors(g))
@@ -104,7 +111,8 @@ def _tensors(thing):
 
 @pytest.mark.parametrize("conv", [GCNConvWithTranspose(3, 3, normalize=False),
                                   GCN2ConvWithTranspose(3, alpha=0.2, theta=0.5, layer=2,
-                                                        normalize=False)])
+                                                        normalize=False),
+                                  SimpleConvWithTranspose(aggr="sum")])
 def test_the_stored_transpose_gives_the_exact_gradient(conv):
     # a directed graph: A != A^T, so a backward taking A (not A^T) would be seen
     torch.manual_seed(0)
@@ -112,7 +120,7 @@ def test_the_stored_transpose_gives_the_exact_gradient(conv):
     weight = torch.rand(6, dtype=torch.float64)
     conv = conv.double()
     x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
-    args = (x,) if isinstance(conv, GCNConvWithTranspose) else (x, x.detach() + 1)
+    args = (x, x.detach() + 1) if isinstance(conv, GCN2ConvWithTranspose) else (x,)
 
     def grad_with(adjacency):
         out = conv(*args, adjacency)

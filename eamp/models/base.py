@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from numbers import Integral
 from typing import Any
 
@@ -13,43 +14,62 @@ from torch import Tensor
 from torch.nn import Module
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import to_torch_csr_tensor
+from torch_geometric.utils import degree, to_torch_csr_tensor
 
 from eamp.nn.entropic_conv import GraphCache
 from eamp.nn.options import real_number
 from eamp.nn.sparse import with_transpose
 
-__all__ = ["DeepGNN", "Adjacency", "normalized_adjacency"]
+__all__ = ["DeepGNN", "Adjacency", "ADJACENCY_NORMS", "normalized_adjacency"]
+
+ADJACENCY_NORMS = ("gcn", "mean")
 
 
-def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    r"""GCN's :math:`\hat D^{-1/2} (A + I) \hat D^{-1/2}` as ``(edge_index, edge_weight)``."""
-    edge_index, edge_weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
-    return edge_index, edge_weight
+def normalized_adjacency(edge_index: Tensor, num_nodes: int, norm: str = "gcn",
+                         dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+    r"""A normalized adjacency as ``(edge_index, edge_weight)``, an edge ``j -> i`` weighing
+    on target ``i``, its weights computed in ``dtype`` (default: PyTorch's default dtype):
+
+    - ``"gcn"``: GCN's :math:`\hat D^{-1/2} (A + I) \hat D^{-1/2}` (self-loops added);
+    - ``"mean"``: :math:`D_{in}^{-1} A`, the mean over a node's in-neighbours (GraphSAGE's
+      aggregation; a node without any gets zero), no self-loops.
+    """
+    if norm == "gcn":
+        return gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
+    if norm == "mean":
+        in_degree = degree(edge_index[1], num_nodes, dtype=dtype)
+        return edge_index, in_degree.clamp(min=1).reciprocal()[edge_index[1]]
+    raise ValueError(f"norm: expected one of {ADJACENCY_NORMS}, got {norm!r}")
 
 
 @dataclass(frozen=True)
 class Adjacency:
-    """GCN's normalized adjacency of one graph in the two forms the layers take: an
-    ``(edge_index, edge_weight)`` pair (PyG's gather-scatter) and a sparse CSR matrix with
-    a row per target node (one sparse product per layer: 7x faster forward and backward on
-    Cora on a CPU)."""
+    """A normalized adjacency of one graph (:func:`normalized_adjacency`) in the two forms
+    the layers take: an ``(edge_index, edge_weight)`` pair (PyG's gather-scatter) and a
+    sparse CSR matrix with a row per target node (one sparse product per layer: 7x faster
+    forward and backward on Cora on a CPU). A model of another float dtype (float64) gets
+    the same adjacency with its weights computed in that dtype, built once."""
 
     edge_index: Tensor
     edge_weight: Tensor
     csr: Tensor
     csr_t: Tensor  # its transpose, for the backward (eamp.nn.sparse.with_transpose)
+    graph: Tensor  # the edge_index it was built from
+    norm: str = "gcn"
+    _in_dtype: dict[torch.dtype, Adjacency] = field(default_factory=dict, repr=False,
+                                                     compare=False)
 
     @classmethod
-    def build(cls, edge_index: Tensor, num_nodes: int) -> Adjacency:
-        edge_index, weight = normalized_adjacency(edge_index, num_nodes)
+    def build(cls, edge_index: Tensor, num_nodes: int, norm: str = "gcn",
+              dtype: torch.dtype | None = None) -> Adjacency:
+        normalized, weight = normalized_adjacency(edge_index, num_nodes, norm, dtype)
         with warnings.catch_warnings():  # "sparse CSR tensor support is in beta state"
             warnings.simplefilter("ignore", UserWarning)
             size = (num_nodes, num_nodes)
-            csr_t = to_torch_csr_tensor(edge_index, weight, size=size)
-            csr = with_transpose(to_torch_csr_tensor(edge_index.flip(0), weight, size=size),
+            csr_t = to_torch_csr_tensor(normalized, weight, size=size)
+            csr = with_transpose(to_torch_csr_tensor(normalized.flip(0), weight, size=size),
                                  csr_t)
-        return cls(edge_index, weight, csr, csr_t)
+        return cls(normalized, weight, csr, csr_t, edge_index, norm)
 
     def layer_arguments(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(adjacency, edge_weight)`` for a GCN-style layer applied to ``x``: the CSR
@@ -58,7 +78,10 @@ class Adjacency:
         if torch.is_autocast_enabled(x.device.type):
             return self.edge_index, self.edge_weight
         if x.dtype != self.csr.dtype and x.is_floating_point():  # a float64 model
-            return with_transpose(self.csr.to(x.dtype), self.csr_t.to(x.dtype)), None
+            if x.dtype not in self._in_dtype:
+                self._in_dtype[x.dtype] = Adjacency.build(self.graph, self.csr.size(0),
+                                                          self.norm, x.dtype)
+            return self._in_dtype[x.dtype].csr, None
         return self.csr, None
 
 
@@ -93,7 +116,8 @@ class DeepGNN(Module):
         self.depth = int(depth)
         self.hidden_channels = int(hidden_channels)
         self.dropout = float(dropout)
-        self._adjacency_cache = GraphCache(build=Adjacency.build)
+        self._adjacency_caches = {norm: GraphCache(build=partial(Adjacency.build, norm=norm))
+                                  for norm in ADJACENCY_NORMS}
         self.checkpointing = False
 
     def set_checkpointing(self, enabled: bool = True) -> DeepGNN:
@@ -111,10 +135,12 @@ class DeepGNN(Module):
             return checkpoint(step, *args, use_reentrant=False, preserve_rng_state=True)
         return step(*args)
 
-    def adjacency(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor | None]:
-        """GCN's normalized adjacency of ``edge_index`` as a layer takes it for ``x`` (see
-        :meth:`Adjacency.layer_arguments`), built once per graph."""
-        return self._adjacency_cache(edge_index, x).layer_arguments(x)
+    def adjacency(self, x: Tensor, edge_index: Tensor,
+                  norm: str = "gcn") -> tuple[Tensor, Tensor | None]:
+        """The normalized adjacency ``norm`` (:func:`normalized_adjacency`) of ``edge_index``
+        as a layer takes it for ``x`` (see :meth:`Adjacency.layer_arguments`), built once per
+        graph."""
+        return self._adjacency_caches[norm](edge_index, x).layer_arguments(x)
 
     def forward(
         self, x: Tensor, edge_index: Tensor, *, return_hidden: bool = False

@@ -18,7 +18,7 @@ from eamp._products import product_with_transpose
 from eamp.nn.functional import dropout
 
 __all__ = ["SPARSE_DENSITY", "sparse_features", "input_step", "with_transpose",
-           "GCNConvWithTranspose", "GCN2ConvWithTranspose"]
+           "GCNConvWithTranspose", "GCN2ConvWithTranspose", "SimpleConvWithTranspose"]
 
 SPARSE_DENSITY = 0.1
 """Features at most this dense become sparse in :func:`sparse_features`; the sparse product
@@ -75,9 +75,11 @@ class _StoredTransposeMixin:
 
     def message_and_aggregate(self, adj_t: Any, x: Tensor) -> Tensor:
         transpose = getattr(adj_t, TRANSPOSE, None)
-        if transpose is None or self.aggr not in ("add", "sum") or not isinstance(x, Tensor):
+        source = x[0] if isinstance(x, tuple) else x  # SimpleConv passes a (source, target)
+        if (transpose is None or self.aggr not in ("add", "sum")
+                or not isinstance(source, Tensor)):
             return super().message_and_aggregate(adj_t, x)  # type: ignore[misc]
-        return product_with_transpose(adj_t, transpose, x)
+        return product_with_transpose(adj_t, transpose, source)
 
 
 class GCNConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCNConv):
@@ -88,4 +90,9 @@ class GCNConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCNConv):
 
 class GCN2ConvWithTranspose(_StoredTransposeMixin, pyg_nn.GCN2Conv):
     """PyG's :class:`~torch_geometric.nn.conv.GCN2Conv`; on an adjacency with a stored
+    transpose its backward skips PyTorch's per-call transpose (same values)."""
+
+
+class SimpleConvWithTranspose(_StoredTransposeMixin, pyg_nn.SimpleConv):
+    """PyG's :class:`~torch_geometric.nn.conv.SimpleConv`; on an adjacency with a stored
     transpose its backward skips PyTorch's per-call transpose (same values)."""
