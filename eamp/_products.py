@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.index import index2ptr
 
 __all__ = ["RowPattern", "headwise_product", "product_with_transpose"]
 
@@ -63,9 +64,8 @@ class RowPattern:
         order = (target * num_nodes + source).argsort(stable=True)
         source, target = source[order], target[order]
         perm_t = (source * num_nodes + target).argsort(stable=True)
-        return cls(source, target, _pointers(target, num_nodes), _pointers(source[perm_t],
-                                                                           num_nodes),
-                   target[perm_t], perm_t)
+        return cls(source, target, index2ptr(target, num_nodes),
+                   index2ptr(source[perm_t], num_nodes), target[perm_t], perm_t)
 
     @property
     def num_nodes(self) -> int:
@@ -80,11 +80,6 @@ class RowPattern:
         """The transpose of :meth:`matrix` ``(values)``, as a CSR matrix."""
         n = self.num_nodes
         return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.perm_t], (n, n))
-
-
-def _pointers(sorted_rows: Tensor, num_nodes: int) -> Tensor:
-    counts = torch.bincount(sorted_rows, minlength=num_nodes)
-    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
 class _HeadwiseProduct(torch.autograd.Function):
