@@ -327,6 +327,36 @@ def test_residual_gat_attention_is_the_authors_or_gatconv():
         "model_options"]["attention"] == "platonov"
 
 
+def test_residual_gat_builds_one_attention_pattern_for_all_blocks(monkeypatch):
+    """The blocks of a residual GAT share one pattern, built once per graph, and give what
+    each block gives with its own."""
+    from eamp.models.resgnn import HeadScoredAttention
+
+    built = []
+    original = HeadScoredAttention.pattern
+
+    def counting(edge_index, num_nodes):
+        built.append(num_nodes)
+        return original(edge_index, num_nodes)
+
+    torch.manual_seed(0)
+    model = build_model("resgnn", 4, 3, 3, hidden_channels=8, conv="gat", heads=2).double()
+    model.eval()
+    x, edge_index = torch.randn(5, 4, dtype=torch.float64), torch.tensor([[0, 1, 3], [1, 2, 2]])
+    monkeypatch.setattr(HeadScoredAttention, "pattern", staticmethod(counting))
+    from eamp.nn.entropic_conv import GraphCache
+
+    model._attention_pattern = GraphCache(build=HeadScoredAttention.pattern)
+    shared = model(x, edge_index)
+    model(x, edge_index)
+    assert built == [5]  # once for three blocks and two calls
+    for conv in model.attentions:  # each block on its own
+        conv._pattern = GraphCache(build=HeadScoredAttention.pattern)
+    monkeypatch.setattr(model, "_attention_pattern", lambda edge_index, x: None)
+    torch.testing.assert_close(model(x, edge_index), shared, rtol=0, atol=0)
+    assert built == [5, 5, 5, 5]
+
+
 def test_a_partial_row_says_so_and_one_run_has_no_spread():
     from eamp.experiments.benchmark import _markdown
 

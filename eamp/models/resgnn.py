@@ -38,10 +38,6 @@ class FeedForward(Module):
         return dropout(self.lin2(x), self.p, self.training)
 
 
-def _attention_pattern(edge_index: Tensor, num_nodes: int) -> RowPattern:
-    return RowPattern.build(add_self_loops(edge_index, num_nodes=num_nodes)[0], num_nodes)
-
-
 class HeadScoredAttention(MessagePassing):
     r"""The multi-head graph attention of Platonov et al.'s ``GATModule`` (their
     ``modules.py``), each head scored from the whole projected vector:
@@ -82,18 +78,22 @@ class HeadScoredAttention(MessagePassing):
         self.lin = Linear(channels, channels)
         self.score_source = Linear(channels, heads)
         self.score_target = Linear(channels, heads, bias=False)
-        # the edges with self-loops, sorted by target, built once per graph
-        self._pattern = GraphCache(build=_attention_pattern)
+        # the edges with self-loops, sorted by target, built once per graph (unless the
+        # caller hands one in: a stack of these shares one)
+        self._pattern = GraphCache(build=self.pattern)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         for lin in (self.lin, self.score_source, self.score_target):
             lin.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor,
+                pattern: RowPattern | None = None) -> Tensor:
+        """``pattern``: :meth:`pattern` of ``edge_index``, when the caller keeps it."""
         n = x.size(0)
         h = self.lin(x)
-        pattern = self._pattern(edge_index, x)
+        if pattern is None:
+            pattern = self._pattern(edge_index, x)
         source, target = pattern.source, pattern.target
         scores = F.leaky_relu(self.score_source(h)[source] + self.score_target(h)[target], 0.2)
         alpha = softmax(scores, target, num_nodes=n)
@@ -104,6 +104,12 @@ class HeadScoredAttention(MessagePassing):
             # tolokers, on a CPU: README, stop 31)
             out = headwise_product(pattern, alpha, per_head.permute(2, 0, 1)).permute(1, 2, 0)
         return out.reshape(n, self.channels)
+
+    @staticmethod
+    def pattern(edge_index: Tensor, num_nodes: int) -> RowPattern:
+        """The edges of ``edge_index`` with self-loops, sorted by target, as :meth:`forward`
+        takes them (build it once for layers that share a graph)."""
+        return RowPattern.build(add_self_loops(edge_index, num_nodes=num_nodes)[0], num_nodes)
 
     def message(self, h_j: Tensor, alpha: Tensor) -> Tensor:
         return h_j * alpha.unsqueeze(1)
@@ -178,6 +184,8 @@ class ResidualGNN(DeepGNN):
             HeadScoredAttention(width, heads) if attention == "platonov"
             else GATConv(width, width // heads, heads=heads) for _ in range(depth)
         ) if conv == "gat" else None
+        # one attention pattern for all blocks, built once per graph
+        self._attention_pattern = GraphCache(build=HeadScoredAttention.pattern)
         self.feed_forwards = ModuleList(
             FeedForward(2 * width if conv == "sage" else width, width, dropout)
             for _ in range(depth)
@@ -200,6 +208,8 @@ class ResidualGNN(DeepGNN):
         if self.kind == "sage":
             return torch.cat([x, self.propagate(x, *self.adjacency(x, edge_index, "mean"))],
                              dim=-1)
+        if self.attention == "platonov":
+            return self.attentions[k](x, edge_index, self._attention_pattern(edge_index, x))
         return self.attentions[k](x, edge_index)
 
     def block(self, k: int, x: Tensor, edge_index: Tensor) -> Tensor:
