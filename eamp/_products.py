@@ -101,6 +101,8 @@ class _HeadwiseProduct(torch.autograd.Function):
         heads = range(x.size(0))
         grad_values = grad_x = None
         if ctx.needs_input_grad[0]:
+            # zero values, not ``values``: sampled_addmm carries a NaN or inf of its input's
+            # values into the result even with beta=0 (torch 2.13)
             zeros = pattern.matrix(values.new_zeros(values.size(0)))
             grad_values = torch.stack([
                 torch.sparse.sampled_addmm(zeros, grad[k], x[k].t(), beta=0.0).values()
