@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -450,7 +451,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.plan:
         _print_plan(plan_benchmark(config, Path(args.out)), args.out)
         return 0
-    command = "eamp " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
+    command = shlex.join(["eamp", *args.argv])  # quoted: a case name holds spaces
     report = benchmark(config, output_folder(args.out), command=command)
     print(f"benchmark: {report}")
     return 0
@@ -638,6 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _CREATED.clear()
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports
         from eamp.runtime import use_threads
 
         use_threads(args.threads)

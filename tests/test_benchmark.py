@@ -178,10 +178,14 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     plan = capsys.readouterr().out
     assert f"0 tuning trials, {2 * len(SUITES['fidelity-quick'])} runs" in plan
     assert not list(tmp_path.rglob("result.json"))
-    assert main([*argv, "--report"]) == 0  # reports the empty store, trains nothing
+    report = [*argv, "--report", "--cases", "Texas, 2 layers"]
+    assert main(report) == 0  # reports the empty store, trains nothing
     assert not list(tmp_path.rglob("result.json"))
     assert {r["n"] for r in _rows(tmp_path / "benchmark.csv")} == {"0"}
-    assert "| not run (0 of 2) |" in (tmp_path / "benchmark.md").read_text()
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "| not run (0 of 2) |" in md
+    # the command as a shell takes it back: the case name quoted
+    assert f"Command: `eamp {' '.join(report[:-1])} 'Texas, 2 layers'`." in md
     assert main(argv) == 0
     rows = _rows(tmp_path / "benchmark.csv")
     assert [r["case"] for r in rows] == [c.name for c in SUITES["fidelity-quick"]]
