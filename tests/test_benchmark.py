@@ -334,28 +334,24 @@ def test_residual_gat_attention_is_the_authors_or_gatconv():
 def test_residual_gat_builds_one_attention_pattern_for_all_blocks(monkeypatch):
     """The blocks of a residual GAT share one pattern, built once per graph, and give what
     each block gives with its own."""
-    from eamp.models.resgnn import HeadScoredAttention
+    from eamp._products import RowPattern
 
     built = []
-    original = HeadScoredAttention.pattern
+    build = RowPattern.build.__func__
 
-    def counting(edge_index, num_nodes):
+    def counting(cls, edge_index, num_nodes):
         built.append(num_nodes)
-        return original(edge_index, num_nodes)
+        return build(cls, edge_index, num_nodes)
 
+    monkeypatch.setattr(RowPattern, "build", classmethod(counting))
     torch.manual_seed(0)
     model = build_model("resgnn", 4, 3, 3, hidden_channels=8, conv="gat", heads=2).double()
     model.eval()
     x, edge_index = torch.randn(5, 4, dtype=torch.float64), torch.tensor([[0, 1, 3], [1, 2, 2]])
-    monkeypatch.setattr(HeadScoredAttention, "pattern", staticmethod(counting))
-    from eamp.nn.entropic_conv import GraphCache
-
-    model._attention_pattern = GraphCache(build=HeadScoredAttention.pattern)
     shared = model(x, edge_index)
     model(x, edge_index)
     assert built == [5]  # once for three blocks and two calls
-    for conv in model.attentions:  # each block on its own
-        conv._pattern = GraphCache(build=HeadScoredAttention.pattern)
+    # each block on its own (its own cache, unused so far)
     monkeypatch.setattr(model, "_attention_pattern", lambda edge_index, x: None)
     torch.testing.assert_close(model(x, edge_index), shared, rtol=0, atol=0)
     assert built == [5, 5, 5, 5]
