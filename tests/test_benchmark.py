@@ -458,3 +458,32 @@ def test_committed_fidelity_runs_are_current_and_their_table_is_theirs(tmp_path)
     assert _rows(tmp_path / "fidelity" / "benchmark.csv") == _rows(RESULTS / "benchmark.csv"), (
         "results/fidelity/benchmark.csv is not the table of its runs: rebuild it with "
         "`eamp benchmark --suite fidelity --out results/fidelity --report`")
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_every_row_that_names_its_depth_trains_at_it(suite):
+    """A row's label says how many layers its runs have: a case's ``settings`` (the residual
+    SAGE on minesweeper at 5 layers, chosen by validation) must reach every run it plans."""
+    import re
+
+    named = 0
+    for case in SUITES[suite]:
+        match = re.search(r"(\d+) layers", case.name)
+        if match is None:
+            continue
+        named += 1
+        depths = {config.depth for config in case.configs(2, None, "cpu", "32")}
+        assert depths == {int(match.group(1))}, (case.name, depths)
+    assert named
+
+
+def test_platonov_rows_take_their_depth_from_one_table():
+    from eamp.experiments.benchmark import _PLATONOV_DEPTHS
+
+    rows = {(case.dataset, case.preset): case for case in SUITES["fidelity"]
+            if case.preset.startswith("resgnn-")}
+    for (dataset, conv), (depth, why) in _PLATONOV_DEPTHS.items():
+        case = rows[(dataset, f"resgnn-{conv}-platonov2023")]
+        assert case.settings == {"depth": depth} and why in case.note
+    assert rows[("minesweeper", "resgnn-sage-platonov2023")].settings == {"depth": 5}
+    assert rows[("minesweeper", "resgnn-gcn-platonov2023")].settings == {}
