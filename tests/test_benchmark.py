@@ -477,13 +477,22 @@ def test_every_row_that_names_its_depth_trains_at_it(suite):
     assert named
 
 
-def test_platonov_rows_take_their_depth_from_one_table():
-    from eamp.experiments.benchmark import _PLATONOV_DEPTHS
+def test_platonov_rows_take_their_depth_from_the_preset():
+    """A residual row's depth has one home, its preset's per-dataset settings: the suite's
+    row plans it and ``eamp train --preset`` gets it; the other datasets keep 3 layers."""
+    from eamp.models.registry import _PLATONOV_DEPTHS
 
     rows = {(case.dataset, case.preset): case for case in SUITES["fidelity"]
             if case.preset.startswith("resgnn-")}
-    for (dataset, conv), (depth, why) in _PLATONOV_DEPTHS.items():
-        case = rows[(dataset, f"resgnn-{conv}-platonov2023")]
-        assert case.settings == {"depth": depth} and why in case.note
-    assert rows[("minesweeper", "resgnn-sage-platonov2023")].settings == {"depth": 5}
-    assert rows[("minesweeper", "resgnn-gcn-platonov2023")].settings == {}
+    for (conv, dataset), depth in _PLATONOV_DEPTHS.items():
+        preset = f"resgnn-{conv}-platonov2023"
+        assert get_preset(preset)[1].for_dataset(dataset)["depth"] == depth
+        case = rows[(dataset, preset)]
+        assert "depth" not in case.settings
+        assert {c.depth for c in case.configs(2, None, "cpu", "32")} == {depth}
+    assert get_preset("resgnn-sage-platonov2023")[1].for_dataset("minesweeper")["depth"] == 5
+    assert get_preset("resgnn-sage-platonov2023")[1].for_dataset("tolokers")["depth"] == 3
+    assert rows[("minesweeper", "resgnn-sage-platonov2023")].configs(
+        1, None, "cpu", "32")[0].depth == 5
+    assert rows[("minesweeper", "resgnn-gcn-platonov2023")].configs(
+        1, None, "cpu", "32")[0].depth == 3

@@ -22,6 +22,7 @@ from eamp.catalog import dataset_metric
 from eamp.device import check_precision, usable_device
 from eamp.experiments.executor import ExecutorConfig
 from eamp.io import write_csv, write_text_atomic
+from eamp.models.registry import get_preset
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -152,25 +153,24 @@ _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice
 
 # what was found about a row's miss so far (the commands are in the README)
 _PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
-# (dataset, conv) -> (depth, why): rows whose depth is not the preset's 3, chosen as the paper
-# chooses, by validation (the commands are in the README)
-_PLATONOV_DEPTHS = {
-    ("minesweeper", "sage"): (5, (
-        "this row uses 5 layers, chosen as the paper chooses, by validation ROC AUC, between "
-        "3 and 5 on splits 0-1 (stop 33): 3 layers reached val 91.05 and 92.15 (test 92.06 "
-        "and 92.11, 1.42 below the published mean: stop 32's miss), 5 layers 92.67 and "
-        "93.90. Depths 1, 2 and 4 were not tried")),
+# (dataset, conv) -> what is known about the depth of a row whose preset depth is not 3
+_PLATONOV_DEPTH_NOTES = {
+    ("minesweeper", "sage"): (
+        "this row's 5 layers are the preset's for minesweeper, chosen as the paper chooses, by "
+        "validation ROC AUC, between 3 and 5 on splits 0-1 (stop 33): 3 layers reached val "
+        "91.05 and 92.15 (test 92.06 and 92.11, 1.42 below the published mean: stop 32's "
+        "miss), 5 layers 92.67 and 93.90. Depths 1, 2 and 4 were not tried"),
 }
 
 
 def _platonov_case(dataset: str, conv: str, mean: float, std: float, verified: bool) -> Case:
-    depth, why = _PLATONOV_DEPTHS.get((dataset, conv), (3, ""))
-    return Case(f"Residual {conv.upper()}, {dataset}, {depth} layers",
-                f"resgnn-{conv}-platonov2023", dataset,
+    preset = f"resgnn-{conv}-platonov2023"
+    depth = get_preset(preset)[1].for_dataset(dataset)["depth"]
+    why = _PLATONOV_DEPTH_NOTES.get((dataset, conv))
+    return Case(f"Residual {conv.upper()}, {dataset}, {depth} layers", preset, dataset,
                 Published(mean, std, _PLATONOV_NOTEBOOK if verified else _PLATONOV_TABLE,
                           verified=verified),
-                runs="splits", settings={"depth": depth} if depth != 3 else {},
-                note=f"{_PLATONOV_NOTE}; {why}" if why else _PLATONOV_NOTE,
+                runs="splits", note=f"{_PLATONOV_NOTE}; {why}" if why else _PLATONOV_NOTE,
                 finding=_PLATONOV_FINDINGS.get((dataset, conv), ""))
 
 
