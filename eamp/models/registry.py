@@ -428,6 +428,11 @@ _GRAND_CHAMBERLAIN2021 = Preset(
 # (conv, dataset) -> depth, where eamp chose other than 3 layers as the paper chooses, by
 # validation (stop 33, 3 vs 5 layers on splits 0-1; the commands are in the README)
 _PLATONOV_DEPTHS = {("sage", "minesweeper"): 5}
+# (conv, dataset) -> how that depth was chosen
+_PLATONOV_DEPTH_EVIDENCE = {
+    ("sage", "minesweeper"): "chosen by validation ROC AUC between 3 and 5 on splits 0-1 "
+    "(91.05 and 92.15 at 3 layers, 92.67 and 93.90 at 5; eamp's runs, not the paper's)",
+}
 
 
 def _platonov2023(conv: str) -> Preset:
@@ -438,9 +443,10 @@ def _platonov2023(conv: str) -> Preset:
         "Platonov et al. 2023 (ICLR), Section 4; github.com/yandex-research/heterophilous-graphs "
         "train.py defaults (hidden 512, 8 heads, dropout 0.2, AdamW lr 3e-5 without weight "
         "decay, 1000 steps; GAT with their attention). The paper picks 1-5 layers per cell "
-        "by validation and does not list the choice; the preset uses 3, and 5 for SAGE on "
-        "minesweeper, chosen by validation ROC AUC between 3 and 5 on splits 0-1 (91.05 and "
-        "92.15 at 3 layers, 92.67 and 93.90 at 5; eamp's runs, not the paper's)",
+        "by validation and does not list the choice; the preset uses 3"
+        + "".join(f", and {depth} for {of.upper()} on {dataset}, "
+                  f"{_PLATONOV_DEPTH_EVIDENCE[(of, dataset)]}"
+                  for (of, dataset), depth in _PLATONOV_DEPTHS.items()),
         settings=dict(depth=3, hidden=512, lr=3e-5, weight_decay=0.0, dropout=0.2, epochs=1000,
                       patience=1000, select="val_metric",
                       model_options={"conv": conv, "heads": 8,
