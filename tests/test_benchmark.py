@@ -484,9 +484,10 @@ def test_platonov_rows_take_their_depth_from_the_preset():
 
     rows = {(case.dataset, case.preset): case for case in SUITES["fidelity"]
             if case.preset.startswith("resgnn-")}
-    for (conv, dataset), depth in _PLATONOV_DEPTHS.items():
+    for (conv, dataset), (depth, how) in _PLATONOV_DEPTHS.items():
         preset = f"resgnn-{conv}-platonov2023"
         assert get_preset(preset)[1].for_dataset(dataset)["depth"] == depth
+        assert how in get_preset(preset)[1].source
         case = rows[(dataset, preset)]
         assert "depth" not in case.settings
         assert {c.depth for c in case.configs(2, None, "cpu", "32")} == {depth}
