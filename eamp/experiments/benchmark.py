@@ -147,9 +147,9 @@ _PLATONOV = {
     ("squirrel_filtered", "gat"): (35.62, 2.06, False),
 }
 _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice is not "
-                  "published; the preset uses 3 unless its per-dataset settings say "
-                  "otherwise); eamp trains two logits with cross-entropy where the authors "
-                  "train one with BCE on the binary sets")
+                  "published; the row's depth is the preset's for its dataset); eamp trains "
+                  "two logits with cross-entropy where the authors train one with BCE on the "
+                  "binary sets")
 
 
 # what was found about a row's miss so far (the commands are in the README)
@@ -158,10 +158,12 @@ _PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
 
 def _platonov_case(dataset: str, conv: str, mean: float, std: float, verified: bool) -> Case:
     preset = f"resgnn-{conv}-platonov2023"
-    depth = get_preset(preset)[1].for_dataset(dataset)["depth"]
-    # the evidence for a depth other than 3 has one home, the preset's source
+    published = get_preset(preset)[1]
+    depth = published.for_dataset(dataset)["depth"]
+    # the evidence for a depth of its own has one home, the preset's source
     why = (f"this row's {depth} layers are the preset's for {dataset}; how they were chosen "
-           f"is in its source (eamp train --help lists it)") if depth != 3 else ""
+           f"is in its source (eamp train --help lists it)"
+           if depth != published.settings["depth"] else "")
     return Case(f"Residual {conv.upper()}, {dataset}, {depth} layers", preset, dataset,
                 Published(mean, std, _PLATONOV_NOTEBOOK if verified else _PLATONOV_TABLE,
                           verified=verified),

@@ -425,8 +425,9 @@ _GRAND_CHAMBERLAIN2021 = Preset(
 )
 
 
-# (conv, dataset) -> (depth, how it was chosen), where eamp chose other than 3 layers as the
-# paper chooses, by validation (stop 33; the commands are in the README)
+# the residual models' depth, and (conv, dataset) -> (depth, how it was chosen) where eamp
+# chose another as the paper chooses, by validation (stop 33; the commands are in the README)
+_PLATONOV_DEPTH = 3
 _PLATONOV_DEPTHS = {
     ("sage", "minesweeper"): (5, "chosen by validation ROC AUC between 3 and 5 on splits 0-1 "
                               "(91.05 and 92.15 at 3 layers, 92.67 and 93.90 at 5; eamp's "
@@ -442,11 +443,11 @@ def _platonov2023(conv: str) -> Preset:
         "Platonov et al. 2023 (ICLR), Section 4; github.com/yandex-research/heterophilous-graphs "
         "train.py defaults (hidden 512, 8 heads, dropout 0.2, AdamW lr 3e-5 without weight "
         "decay, 1000 steps; GAT with their attention). The paper picks 1-5 layers per cell "
-        "by validation and does not list the choice; the preset uses 3"
+        f"by validation and does not list the choice; the preset uses {_PLATONOV_DEPTH}"
         + "".join(f", and {depth} for {of.upper()} on {dataset}, {how}"
                   for (of, dataset), (depth, how) in _PLATONOV_DEPTHS.items()),
-        settings=dict(depth=3, hidden=512, lr=3e-5, weight_decay=0.0, dropout=0.2, epochs=1000,
-                      patience=1000, select="val_metric",
+        settings=dict(depth=_PLATONOV_DEPTH, hidden=512, lr=3e-5, weight_decay=0.0,
+                      dropout=0.2, epochs=1000, patience=1000, select="val_metric",
                       model_options={"conv": conv, "heads": 8,
                                      **({"attention": "platonov"} if conv == "gat" else {})}),
         datasets={dataset: {"depth": depth}
