@@ -158,12 +158,12 @@ _PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
 
 def _platonov_case(dataset: str, conv: str, mean: float, std: float, verified: bool) -> Case:
     preset = f"resgnn-{conv}-platonov2023"
-    published = get_preset(preset)[1]
-    depth = published.for_dataset(dataset)["depth"]
+    found = get_preset(preset)[1]
+    depth = found.for_dataset(dataset)["depth"]
     # the evidence for a depth of its own has one home, the preset's source
     why = (f"this row's {depth} layers are the preset's for {dataset}; how they were chosen "
            f"is in its source (eamp train --help lists it)"
-           if depth != published.settings["depth"] else "")
+           if depth != found.settings["depth"] else "")
     return Case(f"Residual {conv.upper()}, {dataset}, {depth} layers", preset, dataset,
                 Published(mean, std, _PLATONOV_NOTEBOOK if verified else _PLATONOV_TABLE,
                           verified=verified),
