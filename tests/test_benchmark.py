@@ -493,6 +493,8 @@ def test_platonov_rows_take_their_depth_from_the_preset():
         assert {c.depth for c in case.configs(2, None, "cpu", "32")} == {depth}
     assert get_preset("resgnn-sage-platonov2023")[1].for_dataset("minesweeper")["depth"] == 5
     assert get_preset("resgnn-sage-platonov2023")[1].for_dataset("tolokers")["depth"] == 3
+    assert get_preset("resgnn-gat-platonov2023")[1].for_dataset("minesweeper")["depth"] == 5
+    assert get_preset("resgnn-gat-platonov2023")[1].for_dataset("tolokers")["depth"] == 3
     assert rows[("minesweeper", "resgnn-sage-platonov2023")].configs(
         1, None, "cpu", "32")[0].depth == 5
     assert rows[("minesweeper", "resgnn-gcn-platonov2023")].configs(

@@ -153,13 +153,7 @@ _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice
 
 
 # what was found about a row's miss so far (the commands are in the README)
-_PLATONOV_FINDINGS: dict[tuple[str, str], str] = {
-    ("minesweeper", "gat"): (
-        "2 of 10 splits (stop 38). Not the step budget: the validation ROC AUC peaks by "
-        "epoch 300-560 (0.903-0.904, progress lines of the runs) and falls to 0.886-0.888 "
-        "by epoch 1000. Lead "
-        "under test: depth; the paper picks 1-5 layers by validation and the preset uses 3"),
-}
+_PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
 
 
 def _platonov_case(dataset: str, conv: str, mean: float, std: float, verified: bool) -> Case:
