@@ -152,8 +152,7 @@ _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice
                   "binary sets")
 
 
-# what was found about a row's miss so far (the commands are in the README); empty while
-# every Platonov row run so far is within its target
+# what was found about a row's miss so far (the commands are in the README)
 _PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
 
 
