@@ -141,7 +141,10 @@ def test_a_killed_worker_is_replaced_and_trials_means_finished_trials(tmp_path, 
 
 def test_workers_die_with_their_parent_and_a_rerun_cleans_up(tmp_path):
     url = _storage(tmp_path, "journal")
-    command = _tune_process(tmp_path, url, 4, 2)
+    # trials that cannot end in the second a worker takes to notice its parent is gone: one
+    # that did end might start the next trial and die before recording its process id
+    endless = ("--epochs", "100000", "--patience", "100000")  # the later flag wins
+    command = _tune_process(tmp_path, url, 4, 2, *endless)
     pids = _running_pids(url, 2)
     os.kill(command.pid, signal.SIGKILL)
     command.wait()
