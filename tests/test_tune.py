@@ -61,12 +61,15 @@ def test_best_json_feeds_train_config(tmp_path):
     assert result["config"]["lr"] == payload["config"]["lr"]
 
 
+TINY = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8"]
+SLOW = [*TINY, "--epochs", "400", "--patience", "400"]  # trials of a few seconds
+ENDLESS = [*TINY, "--epochs", "100000", "--patience", "100000"]  # trials that never end
+
+
 def test_a_killed_worker_leaves_a_failed_trial_and_the_study_goes_on(tmp_path):
     journal = f"journal:{tmp_path / 'study.journal'}"
-    slow = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8",
-            "--epochs", "100000", "--patience", "100000"]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "eamp.cli", "tune", *slow, "--trials", "1", "--out",
+        [sys.executable, "-m", "eamp.cli", "tune", *ENDLESS, "--trials", "1", "--out",
          str(tmp_path), "--storage", journal, "--study", "s"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -92,13 +95,9 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_study_goes_on(tmp_path):
     assert len(states) == 3
 
 
-SLOW = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8",
-        "--epochs", "400", "--patience", "400"]
-
-
-def _tune_process(tmp_path, url, trials, workers, *extra):
+def _tune_process(tmp_path, url, trials, workers, *extra, training=SLOW):
     return subprocess.Popen(
-        [sys.executable, "-m", "eamp.cli", "tune", *SLOW, "--trials", str(trials),
+        [sys.executable, "-m", "eamp.cli", "tune", *training, "--trials", str(trials),
          "--workers", str(workers), "--out", str(tmp_path), "--storage", url, "--study", "s",
          *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -143,8 +142,7 @@ def test_workers_die_with_their_parent_and_a_rerun_cleans_up(tmp_path):
     url = _storage(tmp_path, "journal")
     # trials that cannot end in the second a worker takes to notice its parent is gone: one
     # that did end might start the next trial and die before recording its process id
-    endless = ("--epochs", "100000", "--patience", "100000")  # the later flag wins
-    command = _tune_process(tmp_path, url, 4, 2, *endless)
+    command = _tune_process(tmp_path, url, 4, 2, training=ENDLESS)
     pids = _running_pids(url, 2)
     os.kill(command.pid, signal.SIGKILL)
     command.wait()

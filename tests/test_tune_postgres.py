@@ -15,13 +15,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 from optuna.trial import TrialState
-from test_tune import _study
+from test_tune import _study, _tune_process
 
 
 def _missing(reason: str) -> None:
@@ -81,18 +80,6 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
-SLOW = ["--model", "gcn", "--dataset", "csbm", "--depth", "2", "--hidden", "8",
-        "--epochs", "400", "--patience", "400"]
-
-
-def _tune(out, url: str, trials: int, workers: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "eamp.cli", "tune", *SLOW, "--trials", str(trials),
-         "--workers", str(workers), "--out", str(out), "--storage", url, "--study", "s"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
-
-
 def _parent(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -103,8 +90,8 @@ def _parent(pid: int) -> int | None:
 
 def test_two_commands_share_a_postgres_study_and_a_killed_worker_is_replaced(
         tmp_path, postgres_url):
-    first = _tune(tmp_path / "a", postgres_url, 2, 2)
-    second = _tune(tmp_path / "b", postgres_url, 1, 1)
+    first = _tune_process(tmp_path / "a", postgres_url, 2, 2)
+    second = _tune_process(tmp_path / "b", postgres_url, 1, 1)
     try:
         victim = None
         deadline = time.time() + 180
