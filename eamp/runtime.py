@@ -8,10 +8,16 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 
-__all__ = ["thread_budget", "use_threads", "worker_threads", "warn_if_busy", "follow_parent"]
+__all__ = ["thread_budget", "use_threads", "worker_threads", "warn_if_busy", "follow_parent",
+           "defer_exit"]
 
 ENV = "EAMP_NUM_THREADS"
+
+# held while a step must not be cut in two; follow_parent's watcher takes it before it ends
+# the process
+_EXIT = threading.Lock()
 
 
 def thread_budget(requested: int | None = None) -> int:
@@ -49,14 +55,33 @@ def worker_threads(workers: int) -> int:
 def follow_parent(parent: int) -> None:
     """Ends this worker process (exit status 1) within a second of ``parent`` ending: killing
     a command stops its workers too, instead of leaving them training on as orphans that take
-    the cores from the next command. Watches from a daemon thread."""
+    the cores from the next command. Watches from a daemon thread; a step under
+    :func:`defer_exit` finishes first."""
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
+        _EXIT.acquire()
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def defer_exit() -> Callable[[], None]:
+    """Holds off :func:`follow_parent`'s end of the process until the returned function is
+    called (calling it again does nothing): a step that must not be cut in two by the
+    parent's death, such as a new Optuna trial and the attributes that name its worker,
+    finishes first. Keep the step short: the worker outlives its parent by as much."""
+    _EXIT.acquire()
+    done = False
+
+    def resume() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            _EXIT.release()
+
+    return resume
 
 
 def warn_if_busy() -> None:

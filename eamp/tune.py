@@ -35,7 +35,7 @@ from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
 from eamp.models import get_model_spec
-from eamp.runtime import ENV, follow_parent, worker_threads
+from eamp.runtime import ENV, defer_exit, follow_parent, worker_threads
 from eamp.train import TrainConfig, train
 
 if TYPE_CHECKING:
@@ -256,7 +256,9 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
     """Runs trials of the command ``run`` until ``config.trials`` of them have finished or
     are running. ``lock`` makes the count and the start of a trial one step across the local
     workers (a lock left held by a worker that died is given up on after a while); with
-    ``parent``, the worker ends when that process is gone."""
+    ``parent``, the worker ends when that process is gone, though never between the creation
+    of a trial and the attributes that name its worker (a trial without them could not be
+    failed as an orphan, and would stay running in the study)."""
     import torch
 
     if parent is not None:
@@ -265,9 +267,13 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(config, url)
     held = False
+    resume_exit: Callable[[], None] | None = None
 
-    def release() -> None:
-        nonlocal held
+    def release() -> None:  # the trial names its worker (or none was started)
+        nonlocal held, resume_exit
+        if resume_exit is not None:
+            resume_exit()
+            resume_exit = None
         if held:
             held = False
             lock.release()
@@ -280,6 +286,7 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
             finished, running = _count(study, run)
             if finished + running >= config.trials:
                 return
+            resume_exit = defer_exit()
             study.optimize(objective, n_trials=1, catch=(RuntimeError,))
         finally:
             release()

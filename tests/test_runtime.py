@@ -43,3 +43,24 @@ def test_a_worker_ends_with_the_command_that_started_it():
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(worker)
+
+
+# a worker whose parent is gone at once (-1 is nobody's pid) while a deferred step runs
+DEFERRED = """
+import time
+from eamp.runtime import defer_exit, follow_parent
+resume = defer_exit()
+follow_parent(-1)
+time.sleep(2.0)  # the watcher has long seen the parent gone
+print("step finished", flush=True)
+resume()
+time.sleep(30)
+print("outlived its parent", flush=True)
+"""
+
+
+def test_a_deferred_step_finishes_before_the_worker_follows_its_parent():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True,
+                          env=env, timeout=25)
+    assert (done.returncode, done.stdout) == (1, "step finished\n")
