@@ -9,12 +9,15 @@ in ``.log``/``.journal``) on a shared file system. The same command with the sam
 A worker killed in the middle of a trial: every trial records its host and process id, and
 ``eamp tune`` fails the running trials of local workers that are gone at once (when it
 notices, and whenever it starts); a worker on another machine is caught by Optuna's heartbeat
-(database storage) once it has been silent for :data:`GRACE_PERIOD` seconds. ``--trials N``
-means N more finished trials: a killed worker is replaced. Workers die with their parent.
+(database storage) once it has been silent for :data:`GRACE_PERIOD` seconds; a trial whose
+worker died before recording them is failed :data:`UNCLAIMED_AFTER` seconds after it started.
+``--trials N`` means N more finished trials: a killed worker is replaced. Workers die with
+their parent.
 """
 
 from __future__ import annotations
 
+import datetime
 import multiprocessing
 import os
 import socket
@@ -48,6 +51,9 @@ HEARTBEAT_INTERVAL = 5
 GRACE_PERIOD = int(os.environ.get("EAMP_TUNE_GRACE_PERIOD", "20"))
 # seconds after which a journal file's lock is taken to be a dead writer's
 JOURNAL_GRACE = 5
+# seconds after which a running trial that never recorded its host and process is taken to
+# be a dead worker's: a live one records them first thing (a database lock waits 60 s at most)
+UNCLAIMED_AFTER = 600
 # seconds a worker waits for the lock of the local workers before it goes on without it
 LOCK_TIMEOUT = 30
 
@@ -159,12 +165,18 @@ def _open_study(config: TuneConfig, url: str) -> optuna.Study:
 def _fail_orphans(study: optuna.Study) -> None:
     """Fails the running trials of local workers that are gone (each trial records its host
     and process id), at once rather than after a heartbeat's grace period (a journal file has
-    no heartbeat at all). A trial that the parent, another worker or the heartbeat has failed
-    meanwhile is left as it is."""
+    no heartbeat at all), and any worker's trial that recorded neither within
+    :data:`UNCLAIMED_AFTER` seconds of its start (its worker died between Optuna creating the
+    trial and the objective's first line, before a heartbeat too). A trial that the parent,
+    another worker or the heartbeat has failed meanwhile is left as it is."""
     host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = trial.user_attrs.get("pid")
-        if trial.user_attrs.get("host") == host and pid is not None and not _alive(int(pid)):
+        pid, start = trial.user_attrs.get("pid"), trial.datetime_start
+        # Optuna stamps trials in naive local time; an aware stamp gets an aware "now"
+        unclaimed = pid is None and start is not None and (
+            datetime.datetime.now(start.tzinfo) - start).total_seconds() >= UNCLAIMED_AFTER
+        if unclaimed or (trial.user_attrs.get("host") == host and pid is not None
+                         and not _alive(int(pid))):
             try:  # skips a trial already finished; the storage refuses one finished since
                 study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             except optuna.exceptions.UpdateFinishedTrialError:

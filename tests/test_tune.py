@@ -198,6 +198,25 @@ def test_an_orphan_failed_by_someone_else_first_is_skipped(tmp_path, kind, monke
     assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_trial_whose_worker_died_before_claiming_it_is_failed_once_old(
+        tmp_path, kind, monkeypatch):
+    """A worker killed between Optuna creating its trial and the objective recording host
+    and pid leaves a running trial nobody can match to a process: it is failed once older
+    than UNCLAIMED_AFTER, and left running before that (its worker may still be starting)."""
+    import eamp.tune
+    from eamp.tune import _fail_orphans
+
+    url = _storage(tmp_path, kind)
+    study = optuna.create_study(study_name="s", storage=make_storage(url))
+    study.ask()  # created, never claimed
+    _fail_orphans(study)
+    assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.RUNNING]
+    monkeypatch.setattr(eamp.tune, "UNCLAIMED_AFTER", 0)
+    _fail_orphans(study)
+    assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
+
+
 def test_only_names_parameters_of_the_models_search_space():
     from eamp.tune import TuneConfig
 
