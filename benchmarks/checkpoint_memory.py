@@ -24,7 +24,7 @@ from eamp.models import build_model
 args = json.loads(sys.argv[1])
 device = resolve_device(args["device"])
 data = csbm_graph(num_nodes=args["nodes"], avg_degree=10, channels=128, seed=0).to(device)
-model = build_model(args["model"], 128, 3, args["depth"], hidden_channels=args["hidden"],
+model = build_model(args["model"], 128, args["hidden"], args["depth"], 3,
                     dropout=0.5).to(device).set_checkpointing(args["checkpoint"])
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 model.train()

@@ -6,7 +6,7 @@
 For each graph, the embedding is the first hidden state of an untrained width-64 entropic
 GCN (what its first entropic layer takes the gradient of). For each partition (METIS or
 random, ``P`` parts, ``Q`` per batch) it prints the share of cut edges and
-:func:`eamp.batching.batch_gradient_error`: ``||G_batches - G_full||_F / ||G_full||_F`` over
+:func:`eamp.data.batching.batch_gradient_error`: ``||G_batches - G_full||_F / ||G_full||_F`` over
 one pass (every node in one batch), in float64.
 """
 
@@ -16,8 +16,8 @@ import argparse
 
 import torch
 
-from eamp.batching import Batches, batch_gradient_error, partition
 from eamp.data import load_dataset
+from eamp.data.batching import Batches, batch_gradient_error, partition
 from eamp.models import build_model
 
 
@@ -34,8 +34,8 @@ def main() -> None:
     for name in args.datasets:
         data = load_dataset(name, args.data_dir)
         torch.manual_seed(0)
-        model = build_model("entropic_gcn", data.num_features, int(data.y.max()) + 1, 4,
-                            hidden_channels=64, dropout=0.0).eval()
+        model = build_model("entropic_gcn", data.num_features, 64, 4, int(data.y.max()) + 1,
+                            dropout=0.0).eval()
         with torch.no_grad():
             _, hidden = model(data.x, data.edge_index, return_hidden=True)
         x = hidden[1].double()

@@ -13,7 +13,7 @@ import time
 
 from eamp.data import load_dataset
 from eamp.models import model_names
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 
 def main() -> None:

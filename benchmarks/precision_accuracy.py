@@ -3,7 +3,7 @@
     python benchmarks/precision_accuracy.py --out DIR [--data-dir DIR] [--seeds 10]
         [--depth 16] [--hidden 256] [--models gcn entropic_gcn gcnii g2] [--device auto]
 
-Each run is `eamp.train` with the model's default training settings on Cora's public split
+Each run is `eamp.training.train` with the model's default training settings on Cora's public split
 and is stored as DIR/<model>/<precision>/seed<s>.json, so the script resumes where it
 stopped; runs of the two precisions alternate seed by seed. It prints, per model, both
 means and stds, their difference, and whether bf16-mixed lies within one std of 32-bit.
@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 
 from eamp.data import load_dataset
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 PRECISIONS = ("32", "bf16-mixed")
 

@@ -64,7 +64,7 @@ def main() -> None:
         classes = int(data.y.max()) + 1
         for conv in args.convs:
             torch.manual_seed(0)
-            first = build_model("resgnn", data.num_features, classes, 3, hidden_channels=512,
+            first = build_model("resgnn", data.num_features, 512, 3, classes,
                                 conv=conv).to(device)
             models = {"sparse": first, "scatter": copy.deepcopy(first)}
             optims = {k: torch.optim.Adam(m.parameters(), lr=3e-5) for k, m in models.items()}

@@ -32,7 +32,7 @@ args = json.loads(sys.argv[1])
 limit = int(args["memory_limit_gib"] * 2**30)
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 import torch, torch.nn.functional as F
-from eamp.batching import Batches, partition
+from eamp.data.batching import Batches, partition
 from eamp.data import clean_graph, csbm_graph
 from eamp.device import resolve_device
 from eamp.models import build_model
@@ -54,7 +54,7 @@ def timed(self, *a, **k):
     spent[0] += time.perf_counter() - start
     return out
 EntropicConv.entropy_step = timed
-model = build_model("entropic_gcn", 128, 3, args["depth"], hidden_channels=args["hidden"],
+model = build_model("entropic_gcn", 128, args["hidden"], args["depth"], 3,
                     dropout=0.5).to(device).set_checkpointing(args["mode"] == "full-checkpoint")
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 model.train()

@@ -54,7 +54,7 @@ def main() -> None:
     grad = torch.randn(data.num_nodes, args.hidden)
 
     def product(matrix: torch.Tensor) -> Callable[[], None]:
-        conv = build_model("gcn", args.hidden, args.hidden, 1, hidden_channels=args.hidden,
+        conv = build_model("gcn", args.hidden, args.hidden, 1, args.hidden,
                            dropout=0.0).convs[0]
         return lambda: conv(x, matrix).backward(grad)
 
@@ -65,8 +65,7 @@ def main() -> None:
 
     features = sparse_features(data.x)
     classes = int(data.y.max()) + 1
-    model = build_model("gcnii", data.num_features, classes, args.depth,
-                        hidden_channels=args.hidden)
+    model = build_model("gcnii", data.num_features, args.hidden, args.depth, classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 
     def step(matrix: torch.Tensor) -> Callable[[], None]:

@@ -32,8 +32,9 @@ from pathlib import Path
 from statistics import median
 
 from eamp.data import load_dataset
-from eamp.experiments.study import STUDY_SUITES, entropic_version, plan_study
-from eamp.train import TrainConfig, train
+from eamp.experiments.study import STUDY_SUITES, plan_study
+from eamp.models.registry import entropic_version
+from eamp.training import TrainConfig, train
 
 
 def _rates(folder: Path, suite: str, data_dir: str | None) -> dict[tuple[str, str], list]:

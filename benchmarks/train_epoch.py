@@ -5,12 +5,12 @@ against the dense-GEMM floor.
     python benchmarks/train_epoch.py [--data-dir DIR] [--depths 4 16 64] [--epochs 10]
         [--device auto] [--precisions 32 bf16-mixed]
 
-Settings (each a full-batch forward, backward and Adam step, as `eamp.train` times it):
+Settings (each a full-batch forward, backward and Adam step, as `eamp.training.train` times it):
 
 - ``before``: dense input, ``F.dropout`` and PyG's gather-scatter propagation, 32-bit (the
   step before this benchmark's settings existed);
 - ``32``: dense input with the current path (CSR propagation, CPU dropout);
-- ``32 sparse``: the same with the input as a sparse CSR matrix (what `eamp.train` does for
+- ``32 sparse``: the same with the input as a sparse CSR matrix (what `eamp.training.train` does for
   Cora);
 - ``bf16-mixed sparse``: that under ``torch.autocast`` in bfloat16.
 
@@ -113,8 +113,8 @@ def main() -> None:
         models, optims = {}, {}
         for name in MODELS:
             torch.manual_seed(0)
-            models[name] = build_model(name, data.num_features, classes, depth,
-                                       hidden_channels=args.hidden).to(device)
+            models[name] = build_model(name, data.num_features, args.hidden, depth,
+                                       classes).to(device)
             optims[name] = torch.optim.Adam(models[name].parameters(), lr=0.01)
         widths = [data.num_features] + [args.hidden] * (depth - 1) + [classes]
         floors = {"floor 32": _floor(sparse, widths, torch.float32, device)}

@@ -1,8 +1,9 @@
 """eamp: Entropy-Aware Message Passing for PyTorch Geometric.
 
 The physics lives in :mod:`eamp.entropy`, the layer in :mod:`eamp.nn`, the paper's models in
-:mod:`eamp.models`; :mod:`eamp.data`, :mod:`eamp.train` and :mod:`eamp.experiments` run them.
-The names below are imported on first use (``import eamp`` alone does not import PyTorch).
+:mod:`eamp.models`; :mod:`eamp.data`, :mod:`eamp.training`, :mod:`eamp.runs` and
+:mod:`eamp.experiments` run them. The names below are imported on first use (``import eamp``
+alone does not import PyTorch).
 """
 
 from typing import TYPE_CHECKING

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "PRECISIONS", "check_device", "usable_device", "check_precision",
+__all__ = ["DEVICES", "PRECISIONS", "check_device", "check_precision",
            "resolve_device", "float64_device", "device_name", "autocast", "grad_scaler",
            "worker_device", "native_bf16"]
 
@@ -69,14 +69,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def usable_device(device: object) -> str:
-    """``device`` as checked text (:func:`check_device`) that this machine can use
-    (:func:`resolve_device`): what a config stores, checked where it is built."""
-    device = check_device(device)
-    resolve_device(device)
-    return device
-
-
 def float64_device(device: torch.device) -> torch.device:
     """Where float64 sums of ``device``'s tensors run: ``device`` itself, or the CPU for
     MPS, which has no float64."""
@@ -85,15 +77,16 @@ def float64_device(device: torch.device) -> torch.device:
     return torch.device("cpu") if device.type == "mps" else device
 
 
-def check_precision(precision: object, device: str = "auto") -> str:
-    """``precision`` if it is one of :data:`PRECISIONS` and ``device`` can run it
-    (``16-mixed`` needs a GPU); else a ``ValueError``."""
+def check_precision(precision: object, device: str | None = None) -> str:
+    """``precision`` (its text) if it is one of :data:`PRECISIONS` and, with ``device``,
+    if that device of this machine can run it (``16-mixed`` needs a GPU); else a
+    ``ValueError``. A config checks the text; a run checks the device when it starts."""
     text = str(precision) if isinstance(precision, int) and not isinstance(precision, bool) \
         else precision
     if text not in PRECISIONS:
         raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got "
                          f"{precision!r}")
-    if text == "16-mixed" and resolve_device(device).type == "cpu":
+    if text == "16-mixed" and device is not None and resolve_device(device).type == "cpu":
         raise ValueError("precision: '16-mixed' needs a GPU (CPUs have no fast float16 "
                          "products); use bf16-mixed on a CPU")
     return text

@@ -15,4 +15,5 @@ if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bi
 fi
 cd "$ROOT"
 ruff check eamp tests benchmarks examples
+lint-imports  # the layering of eamp's packages (pyproject.toml, [tool.importlinter])
 python -m pytest "$@"

@@ -6,11 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.utils import to_undirected
 
-from eamp.batching import Batches, batch_gradient_error, partition
 from eamp.cli import main
 from eamp.data import csbm_graph
+from eamp.data.batching import Batches, batch_gradient_error, partition
 from eamp.entropy import entropy_gradient
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 
 def _random_graph(n, m, seed):

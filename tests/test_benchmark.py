@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from eamp.cli import main
 from eamp.experiments.benchmark import SUITES, BenchmarkConfig, Case, Published
+from eamp.metrics import roc_auc
 from eamp.models import build_model, get_model_spec
 from eamp.models.registry import Preset, get_preset, preset_names
-from eamp.train import TrainConfig, read_result, roc_auc, train
+from eamp.training import TrainConfig, read_result, train
 
 
 def _brute_auc(scores: list[float], labels: list[int]) -> float:
@@ -129,7 +130,8 @@ def test_a_preset_with_an_unknown_setting_or_option_is_refused():
 
 
 def test_cli_preset_sets_the_model_and_flags_win(tmp_path):
-    from eamp.cli import build_parser, config_from_args
+    from eamp.cli.parser import build_parser
+    from eamp.cli.settings import config_from_args
 
     args = build_parser().parse_args(["train", "--preset", "g2-rusch2023", "--dataset", "texas",
                                       "--lr", "0.01", "--out", str(tmp_path)])
@@ -145,14 +147,14 @@ def test_cli_preset_sets_the_model_and_flags_win(tmp_path):
 def test_g2_wraps_gcn_sage_and_gat(conv, gate_conv):
     torch.manual_seed(0)
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 0], [1, 0, 2, 1, 3, 2, 0, 3]])
-    model = build_model("g2", 5, 3, 3, hidden_channels=8, conv=conv, gate_conv=gate_conv)
+    model = build_model("g2", 5, 8, 3, 3, conv=conv, gate_conv=gate_conv)
     logits, hidden = model(torch.randn(4, 5), edge_index, return_hidden=True)
     assert logits.shape == (4, 3) and len(hidden) == 4
     assert all(h.shape == (4, 8) for h in hidden[1:])
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     with pytest.raises(ValueError, match="conv: expected one of"):
-        build_model("g2", 5, 3, 3, conv="gin")
+        build_model("g2", 5, 256, 3, 3, conv="gin")
 
 
 def test_a_case_is_met_by_its_floor_or_the_published_spread():
@@ -225,9 +227,10 @@ def test_benchmark_config_is_checked():
         BenchmarkConfig("nope")
     with pytest.raises(ValueError, match="precision: expected one of"):
         BenchmarkConfig("fidelity-quick", precision="fp8")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="cuda"):
-            BenchmarkConfig("fidelity-quick", device="cuda")
+    with pytest.raises(ValueError, match="device: expected"):
+        BenchmarkConfig("fidelity-quick", device="gpu")
+    # a config names a device without asking this machine: it plans and reports anywhere
+    assert BenchmarkConfig("fidelity-quick", device="cuda:1").device == "cuda:1"
 
 
 @pytest.mark.parametrize("conv", ["gcn", "sage"])
@@ -240,7 +243,7 @@ def test_residual_gcn_and_sage_blocks_are_platonovs_formula(conv):
 
     torch.manual_seed(0)
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 2, 3], [1, 0, 2, 1, 3, 2, 2, 0, 0]])
-    model = build_model("resgnn", 4, 2, 2, hidden_channels=6, conv=conv).double().eval()
+    model = build_model("resgnn", 4, 6, 2, 2, conv=conv).double().eval()
     x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)  # node 4 is isolated
     if conv == "gcn":
         ei, w = gcn_norm(edge_index, None, 5, add_self_loops=True, dtype=torch.float64)
@@ -266,12 +269,12 @@ def test_residual_gcn_and_sage_blocks_are_platonovs_formula(conv):
 @pytest.mark.parametrize("conv", ["sage", "gat"])
 def test_residual_sage_and_gat_train_and_check_their_options(conv):
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
-    model = build_model("resgnn", 4, 3, 2, hidden_channels=8, conv=conv, heads=2)
+    model = build_model("resgnn", 4, 8, 2, 3, conv=conv, heads=2)
     logits, hidden = model(torch.randn(4, 4), edge_index, return_hidden=True)
     assert logits.shape == (4, 3) and len(hidden) == 3
     logits.sum().backward()
     with pytest.raises(ValueError, match="heads: expected a divisor of hidden_channels"):
-        build_model("resgnn", 4, 3, 2, hidden_channels=8, conv="gat", heads=3)
+        build_model("resgnn", 4, 8, 2, 3, conv="gat", heads=3)
 
 
 @pytest.mark.parametrize("path", ["sparse", "gather-scatter"])
@@ -320,7 +323,7 @@ def test_residual_gat_attention_is_the_authors_or_gatconv():
     from eamp.models.resgnn import HeadScoredAttention
 
     def layer(**options):
-        return build_model("resgnn", 4, 3, 1, hidden_channels=8, conv="gat", heads=2,
+        return build_model("resgnn", 4, 8, 1, 3, conv="gat", heads=2,
                            **options).attentions[0]
 
     assert isinstance(layer(), HeadScoredAttention)
@@ -345,7 +348,7 @@ def test_residual_gat_builds_one_attention_pattern_for_all_blocks(monkeypatch):
 
     monkeypatch.setattr(RowPattern, "build", classmethod(counting))
     torch.manual_seed(0)
-    model = build_model("resgnn", 4, 3, 3, hidden_channels=8, conv="gat", heads=2).double()
+    model = build_model("resgnn", 4, 8, 3, 3, conv="gat", heads=2).double()
     model.eval()
     x, edge_index = torch.randn(5, 4, dtype=torch.float64), torch.tensor([[0, 1, 3], [1, 2, 2]])
     shared = model(x, edge_index)
@@ -442,8 +445,7 @@ def test_committed_fidelity_runs_are_current_and_their_table_is_theirs(tmp_path)
     run must be one the suite plans, with the settings it plans (a preset changed since would
     retrain it), and the committed ``benchmark.csv`` must be the one those runs give."""
     from eamp.experiments.benchmark import benchmark
-    from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import is_done
+    from eamp.runs.store import RunSpec, is_done
 
     stored = sorted(RESULTS.rglob("result.json"))
     assert stored, f"no committed runs under {RESULTS}"
@@ -480,7 +482,7 @@ def test_every_row_that_names_its_depth_trains_at_it(suite):
 def test_platonov_rows_take_their_depth_from_the_preset():
     """A residual row's depth has one home, its preset's per-dataset settings: the suite's
     row plans it and ``eamp train --preset`` gets it; the other datasets keep 3 layers."""
-    from eamp.models.registry import _PLATONOV_DEPTHS
+    from eamp.models.presets import _PLATONOV_DEPTHS
 
     rows = {(case.dataset, case.preset): case for case in SUITES["fidelity"]
             if case.preset.startswith("resgnn-")}

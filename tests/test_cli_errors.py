@@ -112,7 +112,9 @@ def test_a_config_file_never_chooses_the_data_folder(tmp_path, data_root):
     assert code == 0
     assert json.loads((tmp_path / "o" / "result.json").read_text())["config"]["data_dir"] \
         == str(data_root)
-    from eamp.cli import _read_config, build_parser, config_from_args
+    from eamp.cli.parser import build_parser
+    from eamp.cli.settings import config_from_args
+    from eamp.cli.settings import read_config as _read_config
 
     args = build_parser().parse_args(["train", "--out", "x"])
     assert config_from_args(args, _read_config(str(tmp_path / "c.json"))).data_dir is None
@@ -160,7 +162,7 @@ def test_results_are_written_with_the_users_umask(tmp_path):
 
 
 def test_an_entropic_model_refuses_a_graph_as_loaded():
-    from eamp.train import TrainConfig
+    from eamp.training import TrainConfig
 
     with pytest.raises(ValueError, match="graph: entropic_gcn needs an undirected graph"):
         TrainConfig("entropic_gcn", "texas", 2, graph="as-loaded")

@@ -136,8 +136,8 @@ def test_lcc_random_split_is_grands_split_of_the_largest_component(data_root):
     from scipy.sparse.csgraph import connected_components
     from torch_geometric.utils import to_scipy_sparse_matrix
 
-    from eamp.catalog import LCC_SPLITS
     from eamp.data import lcc_random_split, split_masks
+    from eamp.data.catalog import LCC_SPLITS
 
     data = load_dataset("cora", data_root, split="lcc-random")
     count, _ = connected_components(to_scipy_sparse_matrix(data.edge_index,
@@ -182,7 +182,7 @@ def test_a_dataset_is_loaded_by_one_process_at_a_time(tmp_path, data_root, monke
     import threading
 
     from eamp import data as data_module
-    from eamp.catalog import DATASETS
+    from eamp.data.catalog import DATASETS
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     root = tmp_path / "data"

@@ -1,5 +1,8 @@
 """Devices, mixed precision and sparse input features (eamp.device, eamp.nn.sparse)."""
 
+import json
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +12,7 @@ from eamp.device import check_device, check_precision, resolve_device, worker_de
 from eamp.entropy import entropy_gradient, prepare_graph
 from eamp.models import build_model, get_model_spec, model_names
 from eamp.nn import sparse_features
-from eamp.nn.entropic_conv import GraphCache
+from eamp.nn.cache import GraphCache
 from eamp.nn.functional import dropout
 from eamp.nn.sparse import (
     GCN2ConvWithTranspose,
@@ -17,7 +20,7 @@ from eamp.nn.sparse import (
     SimpleConvWithTranspose,
     with_transpose,
 )
-from eamp.train import TrainConfig, config_differences, train
+from eamp.training import TrainConfig, config_differences, train
 
 CUDA = torch.cuda.is_available()
 MPS = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
@@ -56,9 +59,31 @@ def test_cuda_without_cuda_says_why():
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="device: 'cuda' asked for, but this torch"):
         resolve_device("cuda")
-    with pytest.raises(ValueError, match="device"):
-        TrainConfig("gcn", "csbm", 2, device="cuda:0")
     assert worker_device("auto", 3) == "auto"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_config_names_a_gpu_anywhere_and_a_run_asks_when_it_starts(tmp_path):
+    """A config is pure data: one made on a GPU machine (a tuning worker's cuda:1) builds,
+    plans and reports on a CPU machine; a run of it is refused there when it starts, in one
+    line naming the device."""
+    from eamp.runs.store import RunSpec, is_done
+
+    config = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=2, device="cuda:1",
+                         precision="16-mixed")
+    assert (config.device, config.precision) == ("cuda:1", "16-mixed")
+    with pytest.raises(ValueError, match="device: 'cuda:1' asked for, but this torch"):
+        train(config)
+    # its result, stored by the GPU worker, counts as done here: where is not what
+    result = train(replace(config, device="cpu", precision="32"))
+    spec = RunSpec("gpu", config)
+    stored = result.to_dict()
+    stored["config"] = {**stored["config"], "device": "cuda:1"}
+    path = tmp_path / spec.relpath
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(stored))
+    assert not is_done(spec, path, quiet=True)  # its precision differs: 16-mixed vs 32
+    assert is_done(RunSpec("gpu", replace(config, precision="32")), path, quiet=True)
 
 
 def test_precision_is_checked_against_the_device():
@@ -66,14 +91,17 @@ def test_precision_is_checked_against_the_device():
     assert check_precision("bf16-mixed", "cpu") == "bf16-mixed"
     with pytest.raises(ValueError, match="precision: expected one of 32, bf16-mixed"):
         TrainConfig("gcn", "csbm", 2, precision="bf16")
+    # a config names a precision without asking this machine; a run asks when it starts
+    assert TrainConfig("gcn", "csbm", 2, device="cpu", precision="16-mixed").precision \
+        == "16-mixed"
     with pytest.raises(ValueError, match="16-mixed' needs a GPU"):
-        TrainConfig("gcn", "csbm", 2, device="cpu", precision="16-mixed")
+        check_precision("16-mixed", "cpu")
 
 
 def test_the_device_is_where_not_what():
     config = TrainConfig("gcn", "csbm", 2, device="cpu")
-    assert config_differences(TrainConfig("gcn", "csbm", 2).resolved().as_dict(), config) == {}
-    stored = TrainConfig("gcn", "csbm", 2, precision="bf16-mixed").resolved().as_dict()
+    assert config_differences(TrainConfig("gcn", "csbm", 2).as_dict(), config) == {}
+    stored = TrainConfig("gcn", "csbm", 2, precision="bf16-mixed").as_dict()
     assert config_differences(stored, config) == {"precision": ("bf16-mixed", "32")}
 
 
@@ -82,7 +110,7 @@ def test_the_device_is_where_not_what():
 def test_every_model_runs_and_trains_on_the_device(name, device):
     x, edge_index, y = (t.to(device) for t in _graph())
     torch.manual_seed(0)
-    model = build_model(name, x.size(1), 3, 4, hidden_channels=8).to(device)
+    model = build_model(name, x.size(1), 8, 4, 3).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     before = [p.detach().clone() for p in model.parameters()]
     logits, hidden = model(x, edge_index, return_hidden=True)
@@ -146,7 +174,7 @@ def test_models_on_a_directed_graph_keep_their_gradient(name, monkeypatch):
     x, edge_index, y = _graph()
     edge_index = edge_index[:, edge_index[0] < edge_index[1]]  # one direction only
     options = {"input_dropout": 0.0} if name == "g2" else {}
-    model = build_model(name, x.size(1), 3, 3, hidden_channels=8, dropout=0.0,
+    model = build_model(name, x.size(1), 8, 3, 3, dropout=0.0,
                         **options).double()
     grads = []
     for stored in (True, False):
@@ -168,7 +196,7 @@ def test_sparse_features_give_the_dense_numbers(name):
     options = {"entropy_weight": 0.1} if name == "entropic_grand" else {}  # chaotic at 10
     if "input_dropout" in get_model_spec(name).options():
         options["input_dropout"] = 0.0
-    model = build_model(name, x.size(1), 3, 3, hidden_channels=8, dropout=0.0, **options)
+    model = build_model(name, x.size(1), 8, 3, 3, dropout=0.0, **options)
     outputs = []
     for features in (x, xs):
         model.zero_grad()
@@ -186,7 +214,7 @@ def test_sparse_features_give_the_dense_numbers(name):
 def test_every_model_trains_under_bf16_autocast(name):
     x, edge_index, y = _graph()
     torch.manual_seed(0)
-    model = build_model(name, x.size(1), 3, 4, hidden_channels=8)
+    model = build_model(name, x.size(1), 8, 4, 3)
     reference = model.eval()(x, edge_index)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = model(sparse_features(x), edge_index)

@@ -9,10 +9,9 @@ import time
 import pytest
 
 from eamp.errors import Incomplete
-from eamp.experiments.depth import RunSpec
-from eamp.experiments.executor import ExecutorConfig
-from eamp.experiments.reproduce import run_all
-from eamp.train import TrainConfig, read_result
+from eamp.runs.executor import ExecutorConfig
+from eamp.runs.store import RunSpec, run_all
+from eamp.training import TrainConfig, read_result
 
 
 def _job_processes(folder) -> list[int]:
@@ -59,7 +58,7 @@ def test_a_killed_job_is_retrained_by_the_next_invocation_and_nothing_twice(tmp_
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], Incomplete)
-    assert "1 of 3 jobs failed" in str(errors[0])
+    assert "1 of 3 runs failed" in str(errors[0])
     assert not (tmp_path / runs[2].relpath).exists()
     stamps = [(tmp_path / r.relpath).stat().st_mtime_ns for r in runs[:2]]
 
@@ -82,12 +81,12 @@ def test_tuning_trials_run_as_jobs_on_one_shared_study(tmp_path):
     pytest.importorskip("submitit")
     import optuna
 
-    from eamp.tune import TuneConfig, tune_jobs
+    from eamp.runs.tune import TuneConfig, tune
 
     base = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, patience=3)
     config = TuneConfig(base=base, trials=3, workers=2, study="jobs",
                         storage=f"journal:{tmp_path / 'study.log'}")
-    best = tune_jobs(config, tmp_path, ExecutorConfig("local", timeout_min=10))
+    best = tune(config, tmp_path, ExecutorConfig("local", timeout_min=10))
     assert best.exists() and (tmp_path / "tuning.png").exists()
     study = optuna.load_study(study_name="jobs", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log"))))
@@ -100,8 +99,7 @@ def test_tuning_trials_run_as_jobs_on_one_shared_study(tmp_path):
     assert len({t.user_attrs["run"] for t in trials}) == 2
     # SLURM jobs on other machines cannot share a SQLite file: refused before submitting
     with pytest.raises(ValueError, match="cannot share the SQLite file"):
-        tune_jobs(TuneConfig(base=base, trials=1), tmp_path / "sqlite",
-                  ExecutorConfig("slurm"))
+        tune(TuneConfig(base=base, trials=1), tmp_path / "sqlite", ExecutorConfig("slurm"))
     assert not (tmp_path / "sqlite").exists()
 
 

@@ -6,7 +6,7 @@ from eamp.data import grid_graph
 from eamp.entropy import entropy_gradient, prepare_graph, total_dirichlet_energy
 from eamp.models import build_model
 from eamp.models.grand import AttentionDiffusion
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 
 def graph(n: int = 25, seed: int = 0):
@@ -19,10 +19,10 @@ def graph(n: int = 25, seed: int = 0):
 def test_zero_entropy_weight_is_grand_exactly(variant):
     x, edge_index = graph()
     torch.manual_seed(0)
-    grand = build_model("grand", 6, 3, 4, hidden_channels=8, variant=variant).double().eval()
+    grand = build_model("grand", 6, 8, 4, 3, variant=variant).double().eval()
     entropic = (
         build_model(
-            "entropic_grand", 6, 3, 4, hidden_channels=8, variant=variant, entropy_weight=0.0
+            "entropic_grand", 6, 8, 4, 3, variant=variant, entropy_weight=0.0
         )
         .double()
         .eval()
@@ -34,7 +34,7 @@ def test_zero_entropy_weight_is_grand_exactly(variant):
 def test_attention_is_row_stochastic_and_the_field_is_exact():
     x, edge_index = graph()
     model = build_model(
-        "entropic_grand", 6, 3, 2, hidden_channels=8, entropy_weight=0.5, temperature=2.0
+        "entropic_grand", 6, 8, 2, 3, entropy_weight=0.5, temperature=2.0
     ).double()
     h = model.encoder(x)
     func: AttentionDiffusion = model.func
@@ -73,7 +73,7 @@ def _dense_scores(func: AttentionDiffusion, h: torch.Tensor, edges: torch.Tensor
 def test_multi_head_attention_is_the_authors_definition(normalization, axis):
     x, edge_index = graph()
     n = 25
-    model = build_model("grand", 6, 3, 2, hidden_channels=8, key_channels=8, heads=4,
+    model = build_model("grand", 6, 8, 2, 3, key_channels=8, heads=4,
                         normalization=normalization, axis=axis, source=True,
                         output_relu=True).double()
     with torch.no_grad():  # a learned scale and source term away from their zero start
@@ -103,7 +103,7 @@ def test_multi_head_attention_is_the_authors_definition(normalization, axis):
 def test_constant_init_starts_with_uniform_attention_and_the_source_at_zero():
     x, edge_index = graph()
     torch.manual_seed(0)
-    model = build_model("grand", 6, 3, 2, hidden_channels=8, key_channels=8, heads=2,
+    model = build_model("grand", 6, 8, 2, 3, key_channels=8, heads=2,
                         axis="source", source=True, constant_init=True).double()
     assert model.func.alpha.item() == model.func.beta.item() == 0.0
     assert model.func.key.bias is not None
@@ -122,10 +122,7 @@ def test_solvers_and_adjoint_agree_within_tolerance():
     reference = (
         build_model(
             "grand",
-            6,
-            3,
-            3,
-            hidden_channels=8,
+            6, 8, 3, 3,
             method="dopri5",
             rtol=1e-9,
             atol=1e-11,
@@ -144,10 +141,7 @@ def test_solvers_and_adjoint_agree_within_tolerance():
         model = (
             build_model(
                 "grand",
-                6,
-                3,
-                3,
-                hidden_channels=8,
+                6, 8, 3, 3,
                 method=method,
                 variant="nl",
                 time=3.0,
@@ -161,10 +155,7 @@ def test_solvers_and_adjoint_agree_within_tolerance():
     adjoint = (
         build_model(
             "grand",
-            6,
-            3,
-            3,
-            hidden_channels=8,
+            6, 8, 3, 3,
             method="dopri5",
             rtol=1e-6,
             atol=1e-8,
@@ -186,10 +177,10 @@ def test_solvers_and_adjoint_agree_within_tolerance():
 def test_adjoint_gradients_match_direct_backpropagation():
     x, edge_index = graph()
     torch.manual_seed(0)
-    options = dict(hidden_channels=8, method="dopri5", rtol=1e-8, atol=1e-10, variant="nl",
+    options = dict(method="dopri5", rtol=1e-8, atol=1e-10, variant="nl",
                    input_dropout=0.0, dropout=0.0)
-    direct = build_model("grand", 6, 3, 2, **options).double()
-    adjoint = build_model("grand", 6, 3, 2, adjoint=True, **options).double()
+    direct = build_model("grand", 6, 8, 2, 3, **options).double()
+    adjoint = build_model("grand", 6, 8, 2, 3, adjoint=True, **options).double()
     adjoint.load_state_dict(direct.state_dict())
     direct(x, edge_index).pow(2).sum().backward()
     adjoint(x, edge_index).pow(2).sum().backward()
@@ -204,8 +195,10 @@ def test_grid_energy_decays_for_grand_but_not_for_entropic_grand():
     curves = {}
     for name in ("grand", "entropic_grand"):
         torch.manual_seed(0)
+        # eq. 19 has no factor T: lambda must outweigh the diffusion (about T / C_i)
+        strong = {"entropy_weight": 10.0, "temperature": 1.0} if name != "grand" else {}
         model = build_model(
-            name, 64, 64, 100, hidden_channels=64, method="euler", step_size=0.5, time=100.0
+            name, 64, 64, 100, 64, method="euler", step_size=0.5, time=100.0, **strong
         ).eval()
         with torch.no_grad():
             _, hidden = model(data.x, data.edge_index, return_hidden=True)
@@ -218,19 +211,19 @@ def test_grid_energy_decays_for_grand_but_not_for_entropic_grand():
 
 def test_bad_options():
     with pytest.raises(ValueError, match="method"):
-        build_model("grand", 6, 3, 2, method="leapfrog")
+        build_model("grand", 6, 256, 2, 3, method="leapfrog")
     with pytest.raises(ValueError, match="variant"):
-        build_model("grand", 6, 3, 2, variant="x")
+        build_model("grand", 6, 256, 2, 3, variant="x")
     with pytest.raises(ValueError, match="temperature"):
-        build_model("entropic_grand", 6, 3, 2, temperature=-1.0)
+        build_model("entropic_grand", 6, 256, 2, 3, temperature=-1.0)
     with pytest.raises(ValueError, match="heads: expected an integer >= 1 dividing"):
-        build_model("grand", 6, 3, 2, hidden_channels=8, heads=3)
+        build_model("grand", 6, 8, 2, 3, heads=3)
     with pytest.raises(ValueError, match="normalization"):
-        build_model("grand", 6, 3, 2, normalization="sparsemax")
+        build_model("grand", 6, 256, 2, 3, normalization="sparsemax")
     with pytest.raises(ValueError, match="axis"):
-        build_model("entropic_grand", 6, 3, 2, axis="both")
+        build_model("entropic_grand", 6, 256, 2, 3, axis="both")
     with pytest.raises(ValueError, match="source: expected"):
-        build_model("grand", 6, 3, 2, source="yes")
+        build_model("grand", 6, 256, 2, 3, source="yes")
 
 
 def test_grand_on_cora_reaches_078(data_root):

@@ -96,13 +96,13 @@ def test_layer_metrics_measures_pygs_own_models_and_eamps():
     torch.manual_seed(0)
     edge_index = to_undirected(torch.randint(0, 12, (2, 30)), num_nodes=12)
     x = torch.randn(12, 5)
-    rows = layer_metrics(GCN(5, 8, 3), x, edge_index)
+    rows = layer_metrics(GCN(5, 256, 3, 8), x, edge_index)
     assert [r["layer"] for r in rows] == [0, 1, 2, 3]
     assert [r["module"] for r in rows] == ["input", "convs.0", "convs.1", "convs.2"]
     assert rows[0]["energy"] == pytest.approx(paper_energy(x, edge_index))
     gat = GAT(5, 8, 2, heads=2)
     assert len(layer_metrics(gat, x, edge_index, metrics=["mad"])) == 3
-    model = build_model("gcn", 5, 3, 4, hidden_channels=8)
+    model = build_model("gcn", 5, 8, 4, 3)
     model.train()
     rows = layer_metrics(model, x, edge_index, metrics=["energy", "effective_rank"])
     assert len(rows) == 5 and set(rows[0]) == {"layer", "module", "width", "energy",

@@ -30,21 +30,21 @@ def graph(n: int = 20, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 def test_shapes_and_hidden_states(name, depth):
     torch.manual_seed(0)
     x, edge_index = graph()
-    model = build_model(name, 6, 3, depth, hidden_channels=8)
+    model = build_model(name, 6, 8, depth, 3)
     logits, hidden = model(x, edge_index, return_hidden=True)
     assert logits.shape == (20, 3)
     assert len(hidden) == depth + 1
     assert hidden[0] is x
     assert torch.equal(model.eval()(x, edge_index), model(x, edge_index))
     text = repr(model)
-    assert f"depth={depth}" in text and "hidden_channels=8" in text
+    assert f"6, 8, num_layers={depth}, out_channels=3" in text
 
 
 @pytest.mark.parametrize("name", model_names())
 def test_node_permutation_equivariance(name):
     torch.manual_seed(0)
     x, edge_index = graph()
-    model = build_model(name, 6, 3, 4, hidden_channels=8).eval()
+    model = build_model(name, 6, 8, 4, 3).eval()
     perm = torch.randperm(20)
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(20)
@@ -55,8 +55,8 @@ def test_node_permutation_equivariance(name):
 def test_entropic_gcn_with_zero_weight_is_the_plain_gcn():
     torch.manual_seed(0)
     x, edge_index = graph()
-    gcn = build_model("gcn", 6, 3, 5, hidden_channels=8).eval()
-    entropic = build_model("entropic_gcn", 6, 3, 5, hidden_channels=8,
+    gcn = build_model("gcn", 6, 8, 5, 3).eval()
+    entropic = build_model("entropic_gcn", 6, 8, 5, 3,
                            entropy_weight=0.0).eval()
     state = {}  # the same weights: keys differ only by the wrapper's ".conv"
     for key, value in gcn.state_dict().items():
@@ -65,25 +65,25 @@ def test_entropic_gcn_with_zero_weight_is_the_plain_gcn():
         state[key.replace(f"convs.{index}.", f"convs.{index}.conv.") if wrapped else key] = value
     entropic.load_state_dict(state)
     assert torch.equal(entropic(x, edge_index), gcn(x, edge_index))
-    entropic_on = build_model("entropic_gcn", 6, 3, 5, hidden_channels=8).eval()
+    entropic_on = build_model("entropic_gcn", 6, 8, 5, 3).eval()
     entropic_on.load_state_dict(state)
     assert not torch.allclose(entropic_on(x, edge_index), gcn(x, edge_index))
 
 
 def test_entropic_gcn_wraps_only_hidden_layers():
-    model = EntropicGCN(6, 3, 4, hidden_channels=8, temperature=2.0)
+    model = EntropicGCN(6, 8, 4, 3, temperature=2.0)
     kinds = [isinstance(conv, EntropicConv) for conv in model.convs]
     assert kinds == [False, True, True, False]
-    assert all(conv.initial_temperature == 2.0 for conv in model.convs[1:3])
+    assert all(conv.options.temperature == 2.0 for conv in model.convs[1:3])
 
 
 def test_entropic_gcn_adaptive_schedule_runs_and_differs():
     torch.manual_seed(0)
     x, edge_index = graph()
     # a weak entropy step, so that the GCN's smoothing lowers the entropy layer by layer
-    options = dict(hidden_channels=8, entropy_weight=0.05, temperature=0.01)
-    constant = build_model("entropic_gcn", 6, 3, 8, **options).eval()
-    adaptive = build_model("entropic_gcn", 6, 3, 8, schedule="adaptive", schedule_gain=5.0,
+    options = dict(entropy_weight=0.05, temperature=0.01)
+    constant = build_model("entropic_gcn", 6, 8, 8, 3, **options).eval()
+    adaptive = build_model("entropic_gcn", 6, 8, 8, 3, schedule="adaptive", schedule_gain=5.0,
                            **options).eval()
     adaptive.load_state_dict(constant.state_dict())
     assert not torch.allclose(adaptive(x, edge_index), constant(x, edge_index))
@@ -115,35 +115,35 @@ def test_g2_gate_on_a_directed_graph_with_a_self_loop_follows_the_authors():
 def test_g2_has_no_activation_on_the_logits_and_shares_its_layer():
     torch.manual_seed(0)
     x, edge_index = graph()
-    model = build_model("g2", 6, 3, 3, hidden_channels=8).eval()
+    model = build_model("g2", 6, 8, 3, 3).eval()
     logits = model(x, edge_index)
     assert (logits < 0).any()  # a ReLU on the logits would make them all >= 0
     assert sum(1 for name, _ in model.named_modules() if name.endswith("conv")) == 2
-    shared = build_model("g2", 6, 3, 3, hidden_channels=8, gate_conv=False)
+    shared = build_model("g2", 6, 8, 3, 3, gate_conv=False)
     assert shared.gate_conv is None
 
 
 def test_pairnorm_modes_and_scale():
     x = torch.randn(10, 4)
-    model = PairNormGCN(6, 3, 3, hidden_channels=16, mode="PN", scale=2.0)
+    model = PairNormGCN(6, 16, 3, 3, mode="PN", scale=2.0)
     assert isinstance(model.norms[0], PairNorm) and model.norms[0].scale == 2.0  # not 16
-    si = PairNormGCN(6, 3, 3, mode="PN-SI").norms[0]
+    si = PairNormGCN(6, 256, 3, 3, mode="PN-SI").norms[0]
     assert si.scale_individually
     scs = ScaleCenterShift(scale=3.0)
     out = scs(x)
     expected = 3.0 * x / (1e-6 + x.pow(2).sum(-1, keepdim=True)).sqrt() - x.mean(0)
     torch.testing.assert_close(out, expected)
     with pytest.raises(ValueError, match="mode"):
-        PairNormGCN(6, 3, 3, mode="BN")
+        PairNormGCN(6, 256, 3, 3, mode="BN")
 
 
 def test_registry_errors_and_defaults():
     with pytest.raises(ValueError, match="choose one of gcn, entropic_gcn"):
         get_model_spec("gat")
     with pytest.raises(ValueError, match="gcn does not take temperature"):
-        build_model("gcn", 6, 3, 2, temperature=1.0)
-    with pytest.raises(ValueError, match="depth"):
-        build_model("gcn", 6, 3, 0)
+        build_model("gcn", 6, 256, 2, 3, temperature=1.0)
+    with pytest.raises(ValueError, match="num_layers: expected an integer >= 1, got 0"):
+        build_model("gcn", 6, 256, 0, 3)
     assert set(MODELS) == {"gcn", "entropic_gcn", "pairnorm_gcn", "g2", "gcnii", "grand",
                            "entropic_grand", "entropic_gcnii", "entropic_g2", "resgnn"}
     for spec in MODELS.values():
@@ -155,7 +155,7 @@ def test_registry_errors_and_defaults():
 
 
 def test_gcnii_param_groups_cover_all_parameters():
-    model = build_model("gcnii", 6, 3, 4, hidden_channels=8)
+    model = build_model("gcnii", 6, 8, 4, 3)
     groups = model.param_groups(5e-4)
     counted = sum(p.numel() for g in groups for p in g["params"])
     assert counted == sum(p.numel() for p in model.parameters())
@@ -166,7 +166,7 @@ def test_entropic_gcn_trains_a_step_without_nan():
     torch.manual_seed(0)
     x, edge_index = graph()
     y = torch.randint(0, 3, (20,))
-    model = build_model("entropic_gcn", 6, 3, 8, hidden_channels=8, temperature=1.0)
+    model = build_model("entropic_gcn", 6, 8, 8, 3, temperature=1.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(3):
         optimizer.zero_grad()
@@ -185,9 +185,9 @@ def test_entropic_backbone_is_its_base_plus_the_entropy_step(name, base):
     torch.manual_seed(0)
     edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
     x = torch.randn(6, 5, dtype=torch.float64)  # node 5 isolated
-    base_model = build_model(base, 5, 3, 1, hidden_channels=4).double().eval()
+    base_model = build_model(base, 5, 4, 1, 3).double().eval()
     for weight in (0.0, 0.7):
-        model = build_model(name, 5, 3, 1, hidden_channels=4, entropy_weight=weight,
+        model = build_model(name, 5, 4, 1, 3, entropy_weight=weight,
                             temperature=2.0).double().eval()
         state = {k: v for k, v in model.state_dict().items() if not k.startswith("entropic.")}
         base_model.load_state_dict({k.replace(".conv.", "."): v for k, v in state.items()})
@@ -206,7 +206,7 @@ def test_checkpointing_gives_the_same_gradients_with_dropout(name):
     torch.manual_seed(0)
     edge_index = to_undirected(torch.randint(0, 20, (2, 60)), num_nodes=20)
     x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))
-    model = build_model(name, 6, 3, 4, hidden_channels=8, dropout=0.5)
+    model = build_model(name, 6, 8, 4, 3, dropout=0.5)
     model.train()
     grads = []
     for enabled in (False, True):

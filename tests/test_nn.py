@@ -176,3 +176,32 @@ def test_prepared_graph_is_cached_across_calls():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EntropicConv(GCNConv(4, 4), **kwargs)
+
+
+def test_a_temperature_that_zeroes_the_step_is_said_once(tmp_path, capsys):
+    """At T = 1e-30, exp(-E/T) is 0 for every node: the command says so in one warning line
+    naming lambda, T and the energies (once for the whole model), and trains on."""
+    from eamp.cli import main
+
+    argv = ["train", "--model", "entropic_gcn", "--dataset", "csbm", "--depth", "4",
+            "--hidden", "8", "--epochs", "2", "--temperature", "1e-30", "--out",
+            str(tmp_path)]
+    assert main(argv) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("eamp: warning: the entropy step")]
+    assert len(warned) == 1
+    assert "entropy_weight=1, temperature=1e-30" in warned[0] and "zero for every node" in warned[0]
+    assert "node energies E in [" in warned[0]
+
+
+def test_a_step_that_is_not_zero_is_not_warned_about():
+    import warnings
+
+    from eamp.data import grid_graph
+    from eamp.nn import EntropicConv
+
+    data = grid_graph(channels=8)
+    layer = EntropicConv(GCNConv(8, 8), temperature=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(data.x, data.edge_index)

@@ -57,7 +57,7 @@ def test_ogbn_arxiv_loads_with_its_official_split(tmp_path):
 def test_eamps_accuracy_is_ogbs_evaluator(tmp_path):
     from ogb.nodeproppred import Evaluator
 
-    from eamp.train import accuracy
+    from eamp.metrics import accuracy
 
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 40, generator=gen)

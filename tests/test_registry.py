@@ -26,7 +26,7 @@ from eamp.models import (
     reproduction_models,
 )
 from eamp.nn import EntropicConv, EntropyOptions
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 
 class TanhGCN(GCN):
@@ -114,7 +114,7 @@ def test_one_train_run_builds_its_model_once(monkeypatch, tmp_path):
     result = train(config)
     assert len(built) == 1
     data = load_dataset("csbm")
-    expected = EntropicGCN(data.num_features, int(data.y.max()) + 1, 4, 8)
+    expected = EntropicGCN(data.num_features, 8, 4, int(data.y.max()) + 1)
     assert result.num_parameters == sum(p.numel() for p in expected.parameters())
 
 
@@ -138,7 +138,7 @@ def test_train_config_checks_options_by_their_declared_type():
             TrainConfig("gcn", "csbm", 3, **kwargs)
 
 
-def test_entropy_options_are_checked_once_and_shared():
+def test_entropy_options_are_checked_into_one_frozen_object_per_layer():
     options = EntropyOptions(entropy_weight=np.float32(0.5), temperature=np.int64(3))
     assert (options.entropy_weight, options.temperature) == (0.5, 3.0)
     assert type(options.temperature) is float
@@ -146,11 +146,11 @@ def test_entropy_options_are_checked_once_and_shared():
         EntropyOptions(entropy_weight=True)
     with pytest.raises(ValueError, match="detach"):
         EntropyOptions(detach="no")
-    model = EntropicGCN(6, 3, 5, 8, entropy_weight=0.5, temperature=3.0)
+    model = EntropicGCN(6, 8, 5, 3, entropy_weight=0.5, temperature=3.0)
     layers = [layer for layer in model.convs if hasattr(layer, "options")]
-    assert len(layers) == 3 and all(layer.options is model.entropy for layer in layers)
-    with pytest.raises(ValueError, match="not both"):
-        EntropicConv(GCNConv(4, 4), temperature=2.0, options=options)
+    assert len(layers) == 3 and all(layer.options == model.entropy for layer in layers)
+    with pytest.raises(TypeError, match="options"):  # one constructor API: the keywords
+        EntropicConv(GCNConv(4, 4), options=options)
 
 
 def test_pairnorm_search_space_offers_exactly_the_modes_the_layer_takes():

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from eamp.experiments.reproduce import ReproduceConfig, reproduce
-from eamp.train import read_result
+from eamp.training import read_result
 
 
 def _median_energy(rows, model, layer):
@@ -175,9 +175,9 @@ def test_oversmoothing_command(tmp_path):
 
 
 def test_a_long_run_in_the_pool_says_how_far_it_is(tmp_path, monkeypatch, capsys):
-    from eamp.experiments import reproduce as module
-    from eamp.experiments.depth import RunSpec
-    from eamp.train import TrainConfig
+    from eamp.runs import store as module
+    from eamp.runs.store import RunSpec
+    from eamp.training import TrainConfig
 
     config = TrainConfig(model="gcn", dataset="grid", depth=2, hidden=8, epochs=3, patience=3)
     job = (RunSpec("standard", config), str(tmp_path / "result.json"))

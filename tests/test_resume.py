@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eamp.data import load_dataset
-from eamp.train import TrainConfig, train
+from eamp.training import TrainConfig, train
 
 
 class Stop(Exception):
@@ -124,9 +124,8 @@ def test_save_every_s_is_checked(tmp_path):
 
 
 def test_the_run_store_resumes_a_run_in_flight_and_force_starts_over(tmp_path):
-    from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import run_all, state_path
-    from eamp.train import read_result
+    from eamp.runs.store import RunSpec, run_all, state_path
+    from eamp.training import read_result
 
     config = CASES["gat"]
     spec = RunSpec("standard", config)

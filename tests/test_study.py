@@ -7,7 +7,10 @@ import pytest
 from scipy import stats
 
 from eamp.cli import main
-from eamp.experiments.study import STUDY_SUITES, entropic_version, paired_interval
+from eamp.experiments.study import STUDY_SUITES
+from eamp.experiments.study_report import paired_interval
+from eamp.experiments.suite import PlanRow
+from eamp.models.registry import entropic_version
 
 
 def test_paired_interval_is_scipys_paired_t_interval():
@@ -34,18 +37,15 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     from dataclasses import replace
 
     from eamp.experiments import study
-    from eamp.train import read_result
+    from eamp.training import read_result
 
     argv = ["benchmark", "--suite", "entropy-quick", "--out", str(tmp_path), "--data-dir",
             str(data_root)]
     # before anything ran: 2 trials of each model; 2 runs of GCN, 2 of entropic GCN, up to 2
     # of each open proposal and 2 of the entropic GCN with lambda = 0
     assert study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root)) == [
-        {"cell": "cora L3 gcn", "model": "gcn", "trials_done": 0, "trials_planned": 2,
-         "runs_done": 0, "runs_planned": 2, "tune_min": 0.0, "runs_min": 0.0},
-        {"cell": "cora L3 gcn", "model": "entropic_gcn", "trials_done": 0,
-         "trials_planned": 2, "runs_done": 0, "runs_planned": 8, "tune_min": 0.0,
-         "runs_min": 0.0}]
+        PlanRow("cora L3 gcn", "gcn", 0, 2, 0, 2, 0.0, 0.0),
+        PlanRow("cora L3 gcn", "entropic_gcn", 0, 2, 0, 8, 0.0, 0.0)]
     assert main([*argv, "--plan"]) == 0
     plan = capsys.readouterr().out
     assert "4 tuning trials, 10 runs" in plan
@@ -102,13 +102,13 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert "Compute stored in this folder" in report
     plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
     stored = [p for p in tmp_path.rglob("result.json") if "study-entropy-quick" in str(p)]
-    assert [(r["trials_done"], r["runs_done"] == r["runs_planned"]) for r in plan] == [
+    assert [(r.trials_done, r.runs_done == r.runs_planned) for r in plan] == [
         (2, True), (2, True)]
-    assert sum(r["runs_planned"] for r in plan) == len(stored)
+    assert sum(r.runs_planned for r in plan) == len(stored)
     # and each model's compute: its trials' and its stored runs' own times
-    assert plan[0]["runs_min"] == pytest.approx(
+    assert plan[0].runs_min == pytest.approx(
         sum(read_result(p)["wall_time_s"] for p in stored if "/gcn/" in str(p)) / 60)
-    assert all(row["tune_min"] > 0 for row in plan)
+    assert all(row.tune_min > 0 for row in plan)
     assert main([*argv, "--plan"]) == 0
     assert "about 0.0 min left" in capsys.readouterr().out
     results = sorted(tmp_path.rglob("result.json"))
@@ -142,11 +142,12 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
 
 
 def test_plan_estimates_what_is_left_at_each_rows_own_rate():
-    from eamp.cli import _minutes_left
+    def _minutes_left(row):
+        return row.minutes_left()
 
     def row(trials, planned, runs, runs_planned, tune_min, runs_min):
-        return {"trials_done": trials, "trials_planned": planned, "runs_done": runs,
-                "runs_planned": runs_planned, "tune_min": tune_min, "runs_min": runs_min}
+        return PlanRow("cell", "model", trials, planned, runs, runs_planned, tune_min,
+                       runs_min)
 
     # 2 min a trial: 15 trials left, and 10 runs counted at the trial rate until one is done
     assert _minutes_left(row(5, 20, 0, 10, 10.0, 0.0)) == 15 * 2 + 10 * 2
@@ -165,7 +166,7 @@ def test_a_preset_suite_runs_the_backbone_as_published_and_tunes_only_the_entrop
 
     from eamp.experiments.study import entropy_parameters
     from eamp.models.registry import get_preset
-    from eamp.train import read_result
+    from eamp.training import read_result
 
     argv = ["benchmark", "--suite", "entropy-quick-preset", "--out", str(tmp_path),
             "--data-dir", str(data_root)]
@@ -197,7 +198,7 @@ def test_run_minutes_reads_wall_time_or_estimates_it_for_older_results(tmp_path)
     from pathlib import Path
     from types import SimpleNamespace
 
-    from eamp.experiments.reproduce import run_minutes
+    from eamp.runs.store import run_minutes
 
     base = {"model": "gcn", "dataset": "cora", "depth": 2, "seed": 0, "config": {},
             "best_val_acc": 0.5, "test_acc": 0.5, "layer_energy": [1.0],
@@ -247,21 +248,21 @@ def test_a_study_keeps_its_storage_and_slurm_starts_a_journal(tmp_path):
 
 def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path,
                                                                monkeypatch):
-    """The wiring only (no SLURM here): each study is handed to ``tune_jobs`` with a journal
-    file; the stand-in runs it in this process, and the runs go to the local pool."""
-    import eamp.tune
-    from eamp.experiments import reproduce, study
-    from eamp.experiments.executor import ExecutorConfig
+    """The wiring only (no SLURM here): each study is handed to ``tune`` with a journal file
+    and the SLURM executor; the stand-in runs it in this process, and the runs go to the
+    local pool."""
+    from eamp.experiments import study
+    from eamp.runs.executor import ExecutorConfig
 
     handed = []
-    real_run_all = reproduce.run_all
+    real_tune, real_run_all = study.tune, study.run_all
 
-    def fake_tune_jobs(config, folder, executor):
+    def fake_tune(config, folder, executor):
         handed.append((config.storage, executor.kind, config.trials))
-        return eamp.tune.tune(config, folder)
+        return real_tune(config, folder)
 
-    monkeypatch.setattr(eamp.tune, "tune_jobs", fake_tune_jobs)
-    monkeypatch.setattr(reproduce, "run_all", lambda runs, out, **kw: real_run_all(
+    monkeypatch.setattr(study, "tune", fake_tune)
+    monkeypatch.setattr(study, "run_all", lambda runs, out, **kw: real_run_all(
         runs, out, **{**kw, "executor": None}))
     study.run_study("entropy-quick", tmp_path, data_dir=str(data_root),
                     executor=ExecutorConfig("slurm"))
@@ -270,20 +271,21 @@ def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path
                       for m in ("gcn", "entropic_gcn")]
     assert not list(folder.rglob("study.db"))
     plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
-    assert [r["trials_done"] for r in plan] == [2, 2]  # read back from the journals
+    assert [r.trials_done for r in plan] == [2, 2]  # read back from the journals
 
 
 def test_each_proposal_is_the_tuned_model_with_and_without_it():
-    from eamp.experiments.study import ENTROPY_OFF, _variants
-    from eamp.train import TrainConfig
+    from eamp.experiments.study import _variants
+    from eamp.experiments.study_report import ENTROPY_OFF
+    from eamp.training import TrainConfig
 
     suite = STUDY_SUITES["entropy-quick"]
     cell = suite.cells[0]
     options = {"entropy_weight": 0.5, "temperature": 1.0, "detach": False,
                "schedule": "constant"}  # the search chose the gradient through the step
-    tuned = {"gcn": TrainConfig("gcn", "cora", 3).resolved().as_dict(),
+    tuned = {"gcn": TrainConfig("gcn", "cora", 3).as_dict(),
              "entropic_gcn": TrainConfig("entropic_gcn", "cora", 3,
-                                         model_options=options).resolved().as_dict()}
+                                         model_options=options).as_dict()}
     variants = _variants(cell, "entropic_gcn", tuned, suite, 2, "study")
     assert [v for v, _, _ in variants] == [
         "tuned", "adaptive lambda (against tuned entropic)",
@@ -309,7 +311,9 @@ def test_each_proposal_is_the_tuned_model_with_and_without_it():
 
 
 def test_report_names_the_cells_whose_base_model_collapsed_to_one_class():
-    from eamp.experiments.study import COLLAPSED, STUDY_SUITES, _report
+    from eamp.experiments.study import STUDY_SUITES
+    from eamp.experiments.study_report import COLLAPSED
+    from eamp.experiments.study_report import report_text as _report
 
     def row(dataset, base, chance):
         return {"dataset": dataset, "depth": 64, "backbone": "gcn", "variant": "tuned",
@@ -333,7 +337,7 @@ def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path
     # read back from the store only after the selected ones were tuned and run
     from dataclasses import replace
 
-    from eamp.experiments import reproduce, study
+    from eamp.experiments import study
 
     quick = STUDY_SUITES["entropy-quick"]
     two = replace(quick, cells=(study.StudyCell("cora", 2, "gcn"), *quick.cells))
@@ -343,6 +347,6 @@ def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path
         ("tune", cell.depth)) or {"model": model})
     monkeypatch.setattr(study, "_stored", lambda cell, *a: calls.append(("read", cell.depth)))
     monkeypatch.setattr(study, "_variants", lambda *a: [])
-    monkeypatch.setattr(reproduce, "run_all", lambda *a, **k: calls.append(("run", None)))
+    monkeypatch.setattr(study, "run_all", lambda *a, **k: calls.append(("run", None)))
     study.run_study("entropy-quick", tmp_path, cases=("cora L3 gcn",))
     assert calls == [("tune", 3), ("tune", 3), ("run", None), ("read", 2)]

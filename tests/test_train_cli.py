@@ -6,7 +6,7 @@ import pytest
 
 from eamp.cli import main
 from eamp.data import load_dataset
-from eamp.train import TrainConfig, read_result, train
+from eamp.training import TrainConfig, read_result, train
 
 RESULT_KEYS = {"model", "dataset", "depth", "seed", "config", "best_val_acc", "test_acc",
                "layer_energy", "epoch_time_s", "versions"}

@@ -9,8 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from eamp.models import MODELS, build_model, model_names
-from eamp.train import TrainConfig
-from eamp.tune import TuneConfig, make_storage, suggest, tune
+from eamp.runs.tune import TuneConfig, make_storage, suggest, tune
+from eamp.training import TrainConfig
 
 BASE = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=4, patience=4)
 
@@ -27,10 +27,8 @@ def test_every_search_space_builds_its_model():
             trial = study.ask()
             training, options = suggest(trial, model)
             # width 8: resgnn's GAT splits it over 8 heads
-            config = TrainConfig(model, "csbm", 3, hidden=8, model_options=options, **training)
-            config.resolved()
-            build_model(model, 4, 2, 3, hidden_channels=8, dropout=training["dropout"],
-                        **options)
+            TrainConfig(model, "csbm", 3, hidden=8, model_options=options, **training)
+            build_model(model, 4, 8, 3, 2, dropout=training["dropout"], **options)
             study.tell(trial, 0.0)
 
 
@@ -170,7 +168,7 @@ def test_a_rerun_within_the_grace_period_fails_the_killed_trial(tmp_path):
 
 
 def _alive_pid(pid):
-    from eamp.tune import _alive
+    from eamp.runs.tune import _alive
 
     return _alive(pid)
 
@@ -181,7 +179,7 @@ def test_an_orphan_failed_by_someone_else_first_is_skipped(tmp_path, kind, monke
     running; whoever fails it second must not crash (CI saw "Cannot tell a FAIL trial")."""
     import socket
 
-    from eamp.tune import _fail_orphans
+    from eamp.runs.tune import _fail_orphans
 
     url = _storage(tmp_path, kind)
     study = optuna.create_study(study_name="s", storage=make_storage(url))
@@ -204,21 +202,21 @@ def test_a_trial_whose_worker_died_before_claiming_it_is_failed_once_old(
     """A worker killed between Optuna creating its trial and the objective recording host
     and pid leaves a running trial nobody can match to a process: it is failed once older
     than UNCLAIMED_AFTER, and left running before that (its worker may still be starting)."""
-    import eamp.tune
-    from eamp.tune import _fail_orphans
+    import eamp.runs.tune
+    from eamp.runs.tune import _fail_orphans
 
     url = _storage(tmp_path, kind)
     study = optuna.create_study(study_name="s", storage=make_storage(url))
     study.ask()  # created, never claimed
     _fail_orphans(study)
     assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.RUNNING]
-    monkeypatch.setattr(eamp.tune, "UNCLAIMED_AFTER", 0)
+    monkeypatch.setattr(eamp.runs.tune, "UNCLAIMED_AFTER", 0)
     _fail_orphans(study)
     assert [t.state for t in _study(url, "s").get_trials()] == [TrialState.FAIL]
 
 
 def test_only_names_parameters_of_the_models_search_space():
-    from eamp.tune import TuneConfig
+    from eamp.runs.tune import TuneConfig
 
     base = TrainConfig("entropic_gcn", "csbm", 2, hidden=8, epochs=3)
     assert TuneConfig(base, 1, only=["entropy_weight"]).only == ("entropy_weight",)
@@ -230,5 +228,5 @@ def test_only_names_parameters_of_the_models_search_space():
 
 @pytest.mark.parametrize("field", ["trials", "workers", "seeds"])
 def test_tune_config_refuses_counts_below_one_when_built(field):
-    with pytest.raises(ValueError, match="trials, workers, seeds: expected integers >= 1"):
+    with pytest.raises(ValueError, match=f"{field}: expected an integer >= 1, got 0"):
         TuneConfig(**{"base": BASE, "trials": 1, field: 0})

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eamp.catalog import dataset_metric
-from eamp.device import check_precision, usable_device
-from eamp.experiments.executor import ExecutorConfig
+from eamp.data.catalog import dataset_metric
+from eamp.device import check_device, check_precision
+from eamp.experiments.suite import PlanRow, check_patterns, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import get_preset
+from eamp.runs.executor import ExecutorConfig
+from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds
+from eamp.training.config import TrainConfig
+from eamp.training.result import read_result, versions
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -74,8 +78,6 @@ class Case:
 
     def configs(self, count: int | None, data_dir: str | None, device: str,
                 precision: str) -> list[Any]:
-        from eamp.train import TrainConfig
-
         n = count or self.count
         base = dict(self.settings, data_dir=data_dir, device=device, precision=precision)
         if self.runs in ("splits", "both"):
@@ -102,24 +104,24 @@ class Case:
 _WEBKB_NOTE = ("trained as the authors' script: on PyG's directed WebKB graph with its "
                "self-loops (the preset's graph='as-loaded'); GraphSAGE averages in-neighbours, "
                "the gate the edges leaving a node")
-# what was found about each G2 row's miss (stops 19-25; the commands are in the README)
+# what was found about each G2 row's miss
 _G2_UNPUBLISHED_STD = ("The paper's std was not found, so whether the gap is inside its own "
                        "split-to-split spread is unknown")
 _G2_FINDINGS = {
     "texas": ("the preset is the authors' script's defaults, which its comment says were "
               "tuned for Wisconsin; Texas's own settings are not in their repository. Not the "
-              "graph: on the undirected graph the preset gives 83.51 ± 4.84 (stop 19). "
+              "graph: on the undirected graph the preset gives 83.51 ± 4.84. "
               + _G2_UNPUBLISHED_STD),
     "wisconsin": ("no cause found: the preset is the defaults the script's comment says were "
                   "tuned for Wisconsin. Not the graph: on the undirected graph it gives "
-                  "85.29 ± 4.46 (stop 19). " + _G2_UNPUBLISHED_STD),
+                  "85.29 ± 4.46. " + _G2_UNPUBLISHED_STD),
     "cornell": ("the preset is the authors' script's defaults, which its comment says were "
                 "tuned for Wisconsin; Cornell's own settings are not in their repository. Not "
-                "the graph: on the undirected graph the preset gives 72.16 ± 4.24 (stop 19). "
+                "the graph: on the undirected graph the preset gives 72.16 ± 4.24. "
                 "Not the settings within reach either: 20 `eamp tune --preset g2-rusch2023` "
                 "trials on the 10 splits' validation mean (lr, weight decay, dropouts, p) test "
                 "at 71.9-74.6 for the best five, and a depth 2-8 x width 64/256 grid at "
-                "73.2-74.9 (stop 25)"),
+                "73.2-74.9"),
 }
 _G2_SOURCE = ("Rusch et al. 2023 (ICLR), G2-GraphSAGE on the heterophilous sets; the means "
               "match paperswithcode's record of the paper, the stds were not found")
@@ -152,7 +154,7 @@ _PLATONOV_NOTE = ("the paper picks 1-5 layers per cell by validation (the choice
                   "binary sets")
 
 
-# what was found about a row's miss so far (the commands are in the README)
+# what was found about a row's miss
 _PLATONOV_FINDINGS: dict[tuple[str, str], str] = {}
 
 
@@ -228,14 +230,15 @@ class BenchmarkConfig:
         suite (str): a name in :data:`SUITES`.
         count (int, optional): seeds or splits per case (default: each case's own).
         workers (int): training processes. (default: ``1``)
-        device, precision (str): as in :class:`~eamp.train.TrainConfig`.
+        device, precision (str): as in :class:`~eamp.training.TrainConfig`.
         data_dir (str, optional): the data root.
         force (bool): retrain finished runs. (default: ``False``)
         train (bool): train what is missing; ``False`` only reports the runs stored.
             (default: ``True``)
-        cases (tuple of str): run only the cases whose name contains one of these
-            (case-insensitive); the others are reported from the runs already stored, or as
-            not run. (default: all)
+        cases (tuple of str): run only the cases these select
+            (:func:`~eamp.experiments.suite.selected`: a whole name, or text a name
+            contains); the others are reported from the runs already stored, or as not run.
+            (default: all)
         executor (ExecutorConfig): where the runs execute. (default: a local pool)
     """
 
@@ -254,30 +257,22 @@ class BenchmarkConfig:
         if self.suite not in SUITES:
             raise ValueError(f"suite: unknown name {self.suite!r}; choose one of "
                              f"{', '.join(SUITES)}")
-        object.__setattr__(self, "cases", tuple(self.cases))
-        unmatched = [c for c in self.cases if not any(self._matches(case.name, c)
-                                                      for case in SUITES[self.suite])]
-        if unmatched:
-            raise ValueError(f"cases: {unmatched[0]!r} matches no case of {self.suite}; its "
-                             f"cases are: {'; '.join(c.name for c in SUITES[self.suite])}")
-        object.__setattr__(self, "device", usable_device(self.device))
-        object.__setattr__(self, "precision", check_precision(self.precision, self.device))
+        object.__setattr__(self, "cases", check_patterns(self.cases, self._names(),
+                                                         self.suite))
+        object.__setattr__(self, "device", check_device(self.device))
+        object.__setattr__(self, "precision", check_precision(self.precision))
 
-    @staticmethod
-    def _matches(name: str, pattern: str) -> bool:
-        return pattern.lower() in name.lower()
+    def _names(self) -> list[str]:
+        return [case.name for case in SUITES[self.suite]]
 
     def selected(self, case: Case) -> bool:
-        return not self.cases or any(self._matches(case.name, c) for c in self.cases)
+        return selected(case.name, self.cases, self._names())
 
 
 def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     """Runs what is not done yet and writes ``benchmark.csv`` and ``benchmark.md``."""
     import numpy as np
 
-    from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import is_done, run_all, run_seconds
-    from eamp.train import read_result, versions
 
     started = time.perf_counter()
     cases = SUITES[config.suite]
@@ -317,11 +312,9 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
     return out / "benchmark.md"
 
 
-def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
+def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[PlanRow]:
     """What :func:`benchmark` would train in ``out``, without training: per selected case,
     its runs done and planned."""
-    from eamp.experiments.depth import RunSpec
-    from eamp.experiments.reproduce import is_done, run_minutes
 
     rows = []
     for case in SUITES[config.suite]:
@@ -330,9 +323,8 @@ def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[dict[str, Any]]:
         specs = [RunSpec(case.preset, c) for c in case.configs(
             config.count, config.data_dir, config.device, config.precision)]
         done = [s for s in specs if is_done(s, out / s.relpath, quiet=True)]
-        rows.append({"cell": case.name, "model": specs[0].config.model, "trials_done": 0,
-                     "trials_planned": 0, "runs_done": len(done), "runs_planned": len(specs),
-                     "tune_min": 0.0, "runs_min": run_minutes(out, done)})
+        rows.append(PlanRow(case.name, specs[0].config.model, 0, 0, len(done), len(specs),
+                            0.0, run_minutes(out, done)))
     return rows
 
 

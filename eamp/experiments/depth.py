@@ -4,17 +4,17 @@ models, under two named protocols."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 
 from eamp.models import get_model_spec, model_names
 from eamp.models.registry import PAPER_PROTOCOL as _PAPER_PROTOCOL
-from eamp.train import TrainConfig
+from eamp.runs.store import RunSpec
+from eamp.training.config import TrainConfig
 
-__all__ = ["PAPER_TABLE1", "PAPER_DEPTHS", "PROTOCOLS", "RunSpec",
+__all__ = ["PAPER_TABLE1", "PAPER_DEPTHS", "PROTOCOLS",
            "plan_runs", "table1_rows", "layer_energy_rows", "TABLE1_COLUMNS"]
 
 PAPER_DEPTHS = (4, 8, 16, 32, 64)
@@ -39,24 +39,6 @@ PAPER_PROTOCOL = dict(_PAPER_PROTOCOL)  # its home: eamp.models.registry
 TABLE1_COLUMNS = ("protocol", "dataset", "model", "depth", "n_seeds", "test_acc_mean",
                   "test_acc_std", "best_val_acc_mean", "best_val_acc_std", "paper_acc",
                   "ours_minus_paper")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    protocol: str
-    config: TrainConfig
-
-    @property
-    def relpath(self) -> Path:
-        c = self.config
-        split = f"-split{c.split_index}" if c.split_index != 0 else ""
-        return Path("runs", self.protocol, c.dataset, c.model, f"depth{c.depth}",
-                    f"seed{c.seed}{split}", "result.json")
-
-    def label(self) -> str:
-        c = self.config
-        split = f" split {c.split_index}" if c.split_index != 0 else ""
-        return f"{self.protocol} {c.dataset} {c.model} L={c.depth} seed {c.seed}{split}"
 
 
 def plan_runs(
@@ -101,9 +83,8 @@ def _config(protocol: str, dataset: str, model: str, depth: int, seed: int, hidd
         config = replace(config, **settings,
                          model_options={**options, **tuned.get("model_options", {})})
     if epochs is not None:
-        resolved = config.resolved()
-        config = replace(config, epochs=min(epochs, resolved.epochs),
-                         patience=min(epochs, resolved.patience))
+        config = replace(config, epochs=min(epochs, config.epochs),
+                         patience=min(epochs, config.patience))
     return config
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from eamp.data import grid_graph
-from eamp.device import resolve_device, usable_device
+from eamp.device import check_device, resolve_device
 from eamp.metrics import layer_metrics, paper_energy, survey_energy
 from eamp.models import build_model, get_model_spec, reproduction_models
 
@@ -48,7 +48,7 @@ class OversmoothingConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", usable_device(self.device))
+        object.__setattr__(self, "device", check_device(self.device))
 
     def key(self) -> dict:
         """What the rows depend on (all but the device), to tell stored rows apart."""
@@ -78,8 +78,8 @@ def _rows(config: OversmoothingConfig) -> list[dict]:
         data = data.to(device)
         for name in config.models:
             torch.manual_seed(seed)
-            model = build_model(name, config.width, config.width, config.layers,
-                                hidden_channels=config.width, dropout=0.0,
+            model = build_model(name, config.width, config.width, config.layers, config.width,
+                                dropout=0.0,
                                 **get_model_spec(name).grid_options).to(device)
             for row in layer_metrics(model, data.x, data.edge_index, metrics=energy):
                 rows.append({"model": name, "seed": seed, "layer": row["layer"],

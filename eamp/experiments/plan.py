@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eamp.device import check_precision, usable_device
+from eamp.checks import choice, integer
+from eamp.device import check_device, check_precision
 from eamp.experiments.depth import PAPER_DEPTHS
-from eamp.experiments.executor import ExecutorConfig
+from eamp.runs.executor import ExecutorConfig
 
-__all__ = ["DATASETS", "ReproduceConfig", "Plan", "Reproduction"]
+__all__ = ["DATASETS", "PROTOCOL_CHOICES", "ReproduceConfig", "Plan", "Reproduction"]
 
 # the paper's two citation graphs (its Table 1 and Figure 3)
 DATASETS = ("cora", "citeseer")
+# what --protocol chooses: the paper's, the standard one, or both
+PROTOCOL_CHOICES = ("paper", "standard", "both")
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class ReproduceConfig:
         data_dir (str, optional): the data root.
         tuned (str, optional): a folder of ``eamp tune`` outputs; adds the ``tuned``
             protocol with each (dataset, model)'s ``best.json``.
-        device, precision (str): every run's, as in :class:`~eamp.train.TrainConfig`;
+        device, precision (str): every run's, as in :class:`~eamp.training.TrainConfig`;
             workers go round robin over several GPUs. (default: ``"auto"``, ``"32"``)
         executor (ExecutorConfig): where the runs execute (a local pool, submitit's local
             or SLURM executor). (default: the pool)
@@ -45,8 +48,12 @@ class ReproduceConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "device", usable_device(self.device))
-        object.__setattr__(self, "precision", check_precision(self.precision, self.device))
+        choice("protocol", self.protocol, PROTOCOL_CHOICES)
+        integer("workers", self.workers, low=1)
+        if self.seeds is not None:
+            integer("seeds", self.seeds, low=1)
+        object.__setattr__(self, "device", check_device(self.device))
+        object.__setattr__(self, "precision", check_precision(self.precision))
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,6 @@ class Plan:
 
     @classmethod
     def of(cls, config: ReproduceConfig) -> Plan:
-        if config.protocol not in ("paper", "standard", "both"):
-            raise ValueError(f"protocol: expected paper, standard or both, got "
-                             f"{config.protocol!r}")
         protocols = ("paper", "standard") if config.protocol == "both" else (config.protocol,)
         if config.tuned:
             protocols += ("tuned",)

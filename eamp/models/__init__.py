@@ -17,30 +17,34 @@ _NAMES = {
     "EntropicGRAND": "eamp.models.grand",
     "PairNormGCN": "eamp.models.pairnorm",
     "ResidualGNN": "eamp.models.resgnn",
-    **dict.fromkeys(("MODELS", "ModelSpec", "Param", "Preset", "TrainDefaults", "build_model",
-                     "get_model_spec", "model_names", "register_model",
-                     "reproduction_models"), "eamp.models.registry"),
+    **dict.fromkeys(("ModelSpec", "Param", "TrainDefaults"), "eamp.models.spec"),
+    "Preset": "eamp.models.presets",
+    **dict.fromkeys(("MODELS", "build_model", "get_model_spec", "get_preset", "model_names",
+                     "preset_names", "register_model", "reproduction_models"),
+                    "eamp.models.registry"),
 }
 __all__ = [
     "DeepGNN",
+    "EntropicG2",
+    "EntropicGCN",
+    "EntropicGCNII",
+    "EntropicGRAND",
     "G2",
     "GCN",
-    "EntropicGCN",
     "GCNII",
-    "EntropicGCNII",
-    "EntropicG2",
     "GRAND",
-    "EntropicGRAND",
-    "PairNormGCN",
-    "ResidualGNN",
     "MODELS",
     "ModelSpec",
+    "PairNormGCN",
     "Param",
     "Preset",
+    "ResidualGNN",
     "TrainDefaults",
     "build_model",
     "get_model_spec",
+    "get_preset",
     "model_names",
+    "preset_names",
     "register_model",
     "reproduction_models",
 ]  # the keys of _NAMES
@@ -53,16 +57,16 @@ if TYPE_CHECKING:
     from eamp.models.gcnii import GCNII, EntropicGCNII
     from eamp.models.grand import GRAND, EntropicGRAND
     from eamp.models.pairnorm import PairNormGCN
+    from eamp.models.presets import Preset
     from eamp.models.registry import (
         MODELS,
-        ModelSpec,
-        Param,
-        Preset,
-        TrainDefaults,
         build_model,
         get_model_spec,
+        get_preset,
         model_names,
+        preset_names,
         register_model,
         reproduction_models,
     )
     from eamp.models.resgnn import ResidualGNN
+    from eamp.models.spec import ModelSpec, Param, TrainDefaults

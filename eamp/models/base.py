@@ -1,4 +1,4 @@
-"""What every model of the registry shares: its hyper-parameters, depth and hidden states."""
+"""What every model of the registry shares: its hyper-parameters, layers and hidden states."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import degree, to_torch_csr_tensor
 
-from eamp.nn.entropic_conv import GraphCache
-from eamp.nn.options import real_number
+from eamp.checks import real_number
+from eamp.nn.cache import GraphCache
 from eamp.nn.sparse import with_transpose
 
 __all__ = ["DeepGNN", "Adjacency", "ADJACENCY_NORMS", "normalized_adjacency"]
@@ -86,12 +86,13 @@ class Adjacency:
 
 
 class DeepGNN(Module):
-    r"""Base class of the deep models: ``depth`` counts message-passing layers.
+    r"""Base class of the deep models: ``num_layers`` counts message-passing layers.
 
-    In every model, ``depth`` is the number of graph propagations between the input and the
-    logits; linear encoders and decoders (G2, GCNII) are not counted. A ``depth``-layer model
-    hands back ``depth + 1`` hidden states: the input features, then the output of each
-    message-passing layer.
+    In every model, ``num_layers`` is the number of graph propagations between the input and
+    the logits; linear encoders and decoders (G2, GCNII) are not counted. A model of
+    ``num_layers`` layers hands back ``num_layers + 1`` hidden states: the input features,
+    then the output of each message-passing layer. The constructors take PyG's arguments in
+    PyG's order: ``in_channels, hidden_channels, num_layers, out_channels``.
 
     Subclasses implement :meth:`run`, which returns the logits and those states, calling
     each layer through :meth:`layer` (which checkpoints it when asked).
@@ -101,11 +102,12 @@ class DeepGNN(Module):
     supports_checkpointing = True
 
     def __init__(
-        self, in_channels: int, out_channels: int, depth: int, hidden_channels: int, dropout: float
+        self, in_channels: int, hidden_channels: int, num_layers: int, out_channels: int,
+        dropout: float
     ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("depth", depth), ("hidden_channels", hidden_channels)):
+        for name, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
+                            ("num_layers", num_layers), ("out_channels", out_channels)):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
         dropout = real_number("dropout", dropout, low=0.0)
@@ -113,7 +115,7 @@ class DeepGNN(Module):
             raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.depth = int(depth)
+        self.num_layers = int(num_layers)
         self.hidden_channels = int(hidden_channels)
         self.dropout = float(dropout)
         self._adjacency_caches = {norm: GraphCache(build=partial(Adjacency.build, norm=norm))
@@ -148,7 +150,7 @@ class DeepGNN(Module):
         """Args:
             x (Tensor): ``[n, in_channels]`` node features.
             edge_index (LongTensor): ``[2, E]`` undirected edges without self-loops.
-            return_hidden (bool): also return the ``depth + 1`` hidden states.
+            return_hidden (bool): also return the ``num_layers + 1`` hidden states.
 
         Returns:
             ``[n, out_channels]`` logits, and the list of hidden states if asked.
@@ -157,9 +159,9 @@ class DeepGNN(Module):
         return (logits, hidden) if return_hidden else logits
 
     def run(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """The logits and the ``depth + 1`` hidden states."""
+        """The logits and the ``num_layers + 1`` hidden states."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, depth={self.depth}, "
-                f"hidden_channels={self.hidden_channels}, dropout={self.dropout}")
+        return (f"{self.in_channels}, {self.hidden_channels}, num_layers={self.num_layers}, "
+                f"out_channels={self.out_channels}, dropout={self.dropout}")

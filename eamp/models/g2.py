@@ -13,9 +13,10 @@ from torch_geometric.utils import scatter
 
 from eamp.models.base import DeepGNN
 from eamp.models.gcn import EntropyPass
-from eamp.nn.entropic_conv import EntropicConv, GraphCache
+from eamp.nn.cache import GraphCache
+from eamp.nn.entropic_conv import EntropicConv
 from eamp.nn.functional import dropout
-from eamp.nn.options import EntropyOptions
+from eamp.nn.options import ENTROPY_WEIGHT, TEMPERATURE, EntropyOptions
 from eamp.nn.sparse import GCNConvWithTranspose as GCNConv
 from eamp.nn.sparse import input_step
 
@@ -61,14 +62,14 @@ class G2(DeepGNN):
             |\mathbf{Y}^k_i - \mathbf{Y}^k_j|^p\Big) \\
         \mathbf{X}^{k+1} &= (1 - \tau^k) \odot \mathbf{X}^k + \tau^k \odot \hat{\mathbf{X}}^k
 
-    with one layer and one gating layer shared by all ``depth`` steps, and a linear decoder
+    with one layer and one gating layer shared by all ``num_layers`` steps, and a linear decoder
     with no activation on the logits. The layer is GCN (the paper's G²-GCN), GraphSAGE
     (its heterophily results; mean aggregation with a root weight) or GAT (4 heads
     concatenated, ELU, then as the authors' code each run of 4 consecutive channels averaged
     back to width ``hidden_channels``).
 
     Args:
-        in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`.
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`~eamp.models.GCN`.
         dropout (float): dropout before the decoder. (default: ``0.5``)
         input_dropout (float): dropout on the input features. (default: ``0.6``)
         p (float): the gate's exponent. (default: ``1.0``; the authors' heterophily scripts
@@ -82,16 +83,16 @@ class G2(DeepGNN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.5,
         input_dropout: float = 0.6,
         p: float = 1.0,
         gate_conv: bool = True,
         conv: str = "gcn",
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         if not p >= 1:
             # |y_i - y_j|^p has an infinite derivative where neighbours agree when p < 1
             raise ValueError(f"p: expected a number >= 1, got {p}")
@@ -148,7 +149,7 @@ class G2(DeepGNN):
         state = self.forward_state(x, edge_index)
         hidden = [x]
         x = F.relu(input_step(self.encoder, x, self.input_dropout, self.training))
-        for index in range(self.depth):
+        for index in range(self.num_layers):
             x = self.layer(self.layer_step, index, x, edge_index, adjacency, state)
             hidden.append(x)
         x = dropout(x, self.dropout, self.training)
@@ -177,7 +178,7 @@ class EntropicG2(G2):
     (:meth:`~eamp.nn.EntropicConv.entropy_step`).
 
     Args:
-        in_channels, out_channels, depth, hidden_channels, dropout, input_dropout, p,
+        in_channels, hidden_channels, num_layers, out_channels, dropout, input_dropout, p,
         gate_conv, conv: as :class:`G2`.
         entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
         schedule, schedule_gain, normalize: as :class:`~eamp.models.EntropicGCN`.
@@ -187,16 +188,16 @@ class EntropicG2(G2):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.5,
         input_dropout: float = 0.6,
         p: float = 1.0,
         gate_conv: bool = True,
         conv: str = "gcn",
-        entropy_weight: float = 1.0,
-        temperature: float = 10.0,
+        entropy_weight: float = ENTROPY_WEIGHT,
+        temperature: float = TEMPERATURE,
         learn_entropy_weight: bool = False,
         learn_temperature: bool = False,
         detach: bool = True,
@@ -204,10 +205,10 @@ class EntropicG2(G2):
         schedule_gain: float = 1.0,
         normalize: bool = True,
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout,
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout,
                          input_dropout, p, gate_conv, conv)
         self.entropy = EntropyOptions.pick(locals())  # checked once, shared
-        self.entropic = EntropicConv(self.conv, options=self.entropy)
+        self.entropic = EntropicConv(self.conv, **self.entropy.as_dict())
         self._graph_cache = GraphCache()
 
     def forward_state(self, x: Tensor, edge_index: Tensor) -> EntropyPass:

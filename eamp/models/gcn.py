@@ -11,8 +11,9 @@ from torch.nn import Module, ModuleList
 
 from eamp.entropy import PreparedGraph
 from eamp.models.base import DeepGNN
-from eamp.nn.entropic_conv import EntropicConv, GraphCache
-from eamp.nn.options import EntropyOptions
+from eamp.nn.cache import GraphCache
+from eamp.nn.entropic_conv import EntropicConv
+from eamp.nn.options import ENTROPY_WEIGHT, TEMPERATURE, EntropyOptions
 from eamp.nn.sparse import GCNConvWithTranspose as GCNConv
 from eamp.nn.sparse import input_step
 
@@ -26,7 +27,7 @@ class GCN(DeepGNN):
         \mathbf{X}^{k+1} = \mathrm{ReLU}\big(\hat{A} \mathbf{X}^k \mathbf{W}^k\big),
         \qquad \hat A = \hat D^{-1/2}(A + I)\hat D^{-1/2}
 
-    ``depth`` GCN layers, ``in -> hidden -> ... -> hidden -> out``, dropout before each, no
+    ``num_layers`` GCN layers, ``in -> hidden -> ... -> hidden -> out``, dropout before each, no
     activation after the last.
 
     A template for GCN variants: a subclass changes what a layer is (:meth:`make_layer`),
@@ -35,9 +36,9 @@ class GCN(DeepGNN):
 
     Args:
         in_channels (int): input features.
+        hidden_channels (int): width.
+        num_layers (int): number of GCN layers (>= 1).
         out_channels (int): classes.
-        depth (int): number of GCN layers (>= 1).
-        hidden_channels (int): width. (default: ``256``)
         dropout (float): dropout rate before each layer. (default: ``0.5``)
 
     Shapes:
@@ -47,16 +48,16 @@ class GCN(DeepGNN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.5,
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
-        widths = [in_channels] + [hidden_channels] * (depth - 1) + [out_channels]
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.convs = ModuleList(
             self.make_layer(i, GCNConv(widths[i], widths[i + 1], normalize=False))
-            for i in range(depth)
+            for i in range(num_layers)
         )
         self.reset_parameters()
 
@@ -85,7 +86,7 @@ class GCN(DeepGNN):
                    state: Any) -> Tensor:
         """Hook: one layer, dropout before it; :meth:`activate` after all but the last."""
         x = input_step(layer, x, self.dropout, self.training, adj, weight)
-        return x if index == self.depth - 1 else self.activate(index, x)
+        return x if index == self.num_layers - 1 else self.activate(index, x)
 
     def activate(self, index: int, x: Tensor) -> Tensor:
         """Hook: what follows hidden layer ``index`` (default: ReLU)."""
@@ -122,9 +123,11 @@ class EntropicGCN(GCN):
     (:class:`~eamp.nn.EntropyOptions`), which every layer shares.
 
     Args:
-        in_channels, out_channels, depth, hidden_channels, dropout: as :class:`GCN`.
-        entropy_weight (float): :math:`\lambda`. (default: ``1.0``)
-        temperature (float): :math:`T`. (default: ``10.0``, the paper's choice on Cora)
+        in_channels, hidden_channels, num_layers, out_channels, dropout: as :class:`GCN`.
+        entropy_weight (float): :math:`\lambda`. (default:
+            :data:`~eamp.nn.options.ENTROPY_WEIGHT`, ``1.0``)
+        temperature (float): :math:`T`. (default: :data:`~eamp.nn.options.TEMPERATURE`,
+            ``10.0``, the paper's choice on Cora)
         learn_entropy_weight, learn_temperature, detach, gradient_at, schedule,
         schedule_gain, normalize: as :class:`~eamp.nn.EntropicConv`.
     """
@@ -132,12 +135,12 @@ class EntropicGCN(GCN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.5,
-        entropy_weight: float = 1.0,
-        temperature: float = 10.0,
+        entropy_weight: float = ENTROPY_WEIGHT,
+        temperature: float = TEMPERATURE,
         learn_entropy_weight: bool = False,
         learn_temperature: bool = False,
         detach: bool = True,
@@ -147,13 +150,14 @@ class EntropicGCN(GCN):
         normalize: bool = True,
     ) -> None:
         self.entropy = EntropyOptions.pick(locals())  # checked once, shared
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         self._graph_cache = GraphCache()
 
     def make_layer(self, index: int, conv: GCNConv) -> Module:
-        if 0 < index < self.depth - 1:
+        if 0 < index < self.num_layers - 1:
             # dropout inside the wrapper: the entropy sees the clean X^k, the conv a dropped one
-            return EntropicConv(conv, act=F.relu, dropout=self.dropout, options=self.entropy)
+            return EntropicConv(conv, act=F.relu, dropout=self.dropout,
+                                **self.entropy.as_dict())
         return conv
 
     def forward_state(self, x: Tensor, edge_index: Tensor) -> EntropyPass:

@@ -10,9 +10,10 @@ from torch.nn import Linear, Module, ModuleList
 
 from eamp.models.base import DeepGNN
 from eamp.models.gcn import EntropyPass
-from eamp.nn.entropic_conv import EntropicConv, GraphCache
+from eamp.nn.cache import GraphCache
+from eamp.nn.entropic_conv import EntropicConv
 from eamp.nn.functional import dropout
-from eamp.nn.options import EntropyOptions
+from eamp.nn.options import ENTROPY_WEIGHT, TEMPERATURE, EntropyOptions
 from eamp.nn.sparse import GCN2ConvWithTranspose as GCN2Conv
 from eamp.nn.sparse import input_step
 
@@ -32,7 +33,7 @@ class GCNII(DeepGNN):
     between a linear encoder (with ReLU) and a linear decoder.
 
     Args:
-        in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`.
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`~eamp.models.GCN`.
         dropout (float): dropout before every layer and the decoder. (default: ``0.6``)
         alpha (float): initial-residual strength :math:`\alpha`. (default: ``0.1``)
         theta (float): identity-mapping strength :math:`\theta`. (default: ``0.5``)
@@ -43,15 +44,15 @@ class GCNII(DeepGNN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.6,
         alpha: float = 0.1,
         theta: float = 0.5,
         conv_weight_decay: float = 0.01,
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha: expected a number in [0, 1], got {alpha}")
         if not theta > 0:
@@ -62,7 +63,7 @@ class GCNII(DeepGNN):
         self.convs = ModuleList(
             self.make_layer(k, GCN2Conv(hidden_channels, alpha, theta, layer=k + 1,
                                         normalize=False))
-            for k in range(depth)
+            for k in range(num_layers)
         )
         self.decoder = Linear(hidden_channels, out_channels)
         self.reset_parameters()
@@ -130,7 +131,7 @@ class EntropicGCNII(GCNII):
     (not pushed by the entropy). Every layer keeps the width, so every layer is entropic.
 
     Args:
-        in_channels, out_channels, depth, hidden_channels, dropout, alpha, theta,
+        in_channels, hidden_channels, num_layers, out_channels, dropout, alpha, theta,
         conv_weight_decay: as :class:`GCNII`.
         entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
         gradient_at, schedule, schedule_gain, normalize: as
@@ -140,15 +141,15 @@ class EntropicGCNII(GCNII):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.6,
         alpha: float = 0.1,
         theta: float = 0.5,
         conv_weight_decay: float = 0.01,
-        entropy_weight: float = 1.0,
-        temperature: float = 10.0,
+        entropy_weight: float = ENTROPY_WEIGHT,
+        temperature: float = TEMPERATURE,
         learn_entropy_weight: bool = False,
         learn_temperature: bool = False,
         detach: bool = True,
@@ -158,13 +159,14 @@ class EntropicGCNII(GCNII):
         normalize: bool = True,
     ) -> None:
         self.entropy = EntropyOptions.pick(locals())  # checked once, shared
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout, alpha,
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout, alpha,
                          theta, conv_weight_decay)
         self._graph_cache = GraphCache()
 
     def make_layer(self, index: int, conv: GCN2Conv) -> Module:
         # dropout inside the wrapper: the entropy sees the clean X^k, the conv a dropped one
-        return EntropicConv(conv, act=F.relu, dropout=self.dropout, options=self.entropy)
+        return EntropicConv(conv, act=F.relu, dropout=self.dropout,
+                            **self.entropy.as_dict())
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         groups = super().param_groups(weight_decay)

@@ -22,9 +22,9 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from eamp.entropy import PreparedGraph, gradient_of
 from eamp.models.base import DeepGNN
-from eamp.nn.entropic_conv import GraphCache
+from eamp.nn.cache import GraphCache
 from eamp.nn.functional import dropout
-from eamp.nn.options import EntropyOptions
+from eamp.nn.options import ENTROPY_WEIGHT, TEMPERATURE, EntropyOptions
 from eamp.nn.sparse import input_step
 
 __all__ = ["GRAND", "EntropicGRAND", "AttentionDiffusion", "SOLVERS", "FIXED_STEP",
@@ -167,15 +167,15 @@ class GRAND(DeepGNN):
     weights, a learned scale and source term, and a ReLU before the decoder (with Adamax: the
     preset ``grand-chamberlain2021`` sets all of them).
 
-    ``depth`` is the number of integration intervals: the hidden states are the input, then
+    ``num_layers`` is the number of integration intervals: the hidden states are the input, then
     :math:`\mathbf{X}(k\tau/L)` for :math:`k = 1..L`; with a fixed-step solver and the default
-    ``time = depth * step_size`` each interval is one step, the analogue of a layer.
+    ``time = num_layers * step_size`` each interval is one step, the analogue of a layer.
 
     Args:
-        in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`.
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`~eamp.models.GCN`.
         dropout (float): dropout before the decoder. (default: ``0.0``)
         input_dropout (float): dropout on the input features. (default: ``0.5``)
-        time (float, optional): :math:`\tau`. (default: ``depth * step_size``)
+        time (float, optional): :math:`\tau`. (default: ``num_layers * step_size``)
         step_size (float): step of the fixed-step solvers. (default: ``1.0``)
         method (str): ``"euler"``, ``"rk4"``, ``"midpoint"`` or ``"dopri5"``.
             (default: ``"rk4"``)
@@ -198,9 +198,9 @@ class GRAND(DeepGNN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 64,
         dropout: float = 0.0,
         input_dropout: float = 0.5,
         time: float | None = None,
@@ -218,7 +218,7 @@ class GRAND(DeepGNN):
         constant_init: bool = False,
         output_relu: bool = False,
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         key_channels = key_channels or hidden_channels
         if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1 \
                 or key_channels % heads:
@@ -246,7 +246,7 @@ class GRAND(DeepGNN):
             raise ValueError(f"input_dropout: expected a rate in [0, 1), got {input_dropout}")
         self.input_dropout = float(input_dropout)
         self.step_size = float(step_size)
-        self.time = float(time) if time is not None else depth * self.step_size
+        self.time = float(time) if time is not None else num_layers * self.step_size
         self.method, self.rtol, self.atol = method, float(rtol), float(atol)
         self.adjoint, self.variant = adjoint, variant
         self.encoder = Linear(in_channels, hidden_channels)
@@ -284,7 +284,7 @@ class GRAND(DeepGNN):
             h = h.float()
         pattern = self._pattern_cache(edge_index, x)
         graph = self._graph_cache(edge_index, x) if self.func.entropy is not None else None
-        times = torch.linspace(0, self.time, self.depth + 1, dtype=h.dtype, device=h.device)
+        times = torch.linspace(0, self.time, self.num_layers + 1, dtype=h.dtype, device=h.device)
         options = {"step_size": self.step_size} if self.method in FIXED_STEP else None
         solve = odeint_adjoint if self.adjoint else odeint
         kwargs = dict(method=self.method, options=options, rtol=self.rtol, atol=self.atol)
@@ -318,26 +318,28 @@ class EntropicGRAND(GRAND):
 
     Args:
         as :class:`GRAND`, and
-        entropy_weight (float): :math:`\lambda \ge 0`. (default: ``10.0``: unlike eq. 5,
-            eq. 19 has no factor :math:`T`, and :math:`\nabla S \approx
-            \frac{C}{T} L\mathbf{X}` must outweigh the diffusion, so :math:`\lambda` must
-            exceed about :math:`T / C_i` (16 T at degree 4, width 64))
-        temperature (float): :math:`T > 0`. (default: ``1.0``)
+        entropy_weight (float): :math:`\lambda \ge 0`. (default: the layer's,
+            :data:`~eamp.nn.options.ENTROPY_WEIGHT`). Unlike eq. 5, eq. 19 has no factor
+            :math:`T`, and :math:`\nabla S \approx \frac{C}{T} L\mathbf{X}` must outweigh
+            the diffusion, so the term only counts once :math:`\lambda` exceeds about
+            :math:`T / C_i` (16 T at degree 4, width 64): at the default it is weak.
+        temperature (float): :math:`T > 0`. (default: the layer's,
+            :data:`~eamp.nn.options.TEMPERATURE`)
         detach (bool): no gradient through the entropy term. (default: ``True``)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, depth: int,
-                 hidden_channels: int = 64, dropout: float = 0.0, input_dropout: float = 0.5,
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: int, dropout: float = 0.0, input_dropout: float = 0.5,
                  time: float | None = None, step_size: float = 1.0, method: str = "rk4",
                  rtol: float = 1e-5, atol: float = 1e-7, adjoint: bool = False,
                  variant: str = "l", key_channels: int | None = None, heads: int = 1,
                  normalization: str = "softmax", axis: str = "target", source: bool = False,
                  constant_init: bool = False, output_relu: bool = False,
-                 entropy_weight: float = 10.0, temperature: float = 1.0,
+                 entropy_weight: float = ENTROPY_WEIGHT, temperature: float = TEMPERATURE,
                  detach: bool = True) -> None:
         self.entropy = EntropyOptions(entropy_weight=entropy_weight, temperature=temperature,
                                       detach=detach)
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout,
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout,
                          input_dropout, time, step_size, method, rtol, atol, adjoint, variant,
                          key_channels, heads, normalization, axis, source, constant_init,
                          output_relu)

@@ -7,8 +7,8 @@ from torch import Tensor
 from torch.nn import Module, ModuleList
 from torch_geometric.nn import PairNorm
 
+from eamp.checks import real_number
 from eamp.models.gcn import GCN
-from eamp.nn.options import real_number
 
 __all__ = ["PairNormGCN", "ScaleCenterShift", "PAIRNORM_MODES"]
 
@@ -60,7 +60,8 @@ class PairNormGCN(GCN):
         \mathbf{X}^{k+1} = \mathrm{ReLU}\big(\mathrm{PN}(\hat{A} \mathbf{X}^k \mathbf{W}^k)\big)
 
     Args:
-        in_channels, out_channels, depth, hidden_channels, dropout: as :class:`~eamp.models.GCN`.
+        in_channels, hidden_channels, num_layers, out_channels, dropout: as
+            :class:`~eamp.models.GCN`.
         mode (str): ``"PN"``, ``"PN-SI"`` (scale individually) or ``"PN-SCS"``
             (scale-and-center-shift). (default: ``"PN"``)
         scale (float): PairNorm's :math:`s`. (default: ``1.0``)
@@ -69,17 +70,17 @@ class PairNormGCN(GCN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 256,
         dropout: float = 0.5,
         mode: str = "PN",
         scale: float = 1.0,
     ) -> None:
         self.scale = real_number("scale", scale, low=0.0, allow_low=False)
         self.mode = mode
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
-        self.norms = ModuleList(make_pairnorm(mode, self.scale) for _ in range(depth - 1))
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
+        self.norms = ModuleList(make_pairnorm(mode, self.scale) for _ in range(num_layers - 1))
 
     def activate(self, index: int, x: Tensor) -> Tensor:
         return F.relu(self.norms[index](x))

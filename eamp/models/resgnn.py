@@ -11,7 +11,7 @@ from torch_geometric.utils import add_self_loops, softmax
 
 from eamp._products import RowPattern, headwise_product
 from eamp.models.base import DeepGNN
-from eamp.nn.entropic_conv import GraphCache
+from eamp.nn.cache import GraphCache
 from eamp.nn.functional import dropout
 from eamp.nn.sparse import SimpleConvWithTranspose, input_step
 
@@ -101,7 +101,7 @@ class HeadScoredAttention(MessagePassing):
         if torch.is_autocast_enabled(x.device.type):  # no 16-bit sparse products on a CPU
             out = self.propagate(torch.stack([source, target]), h=per_head, alpha=alpha)
         else:  # one sparse product per head (a whole epoch 4x faster on squirrel, 8x on
-            # tolokers, on a CPU: README, stop 31)
+            # tolokers, on a CPU)
             out = headwise_product(pattern, alpha, per_head.permute(2, 0, 1)).permute(1, 2, 0)
         return out.reshape(n, self.channels)
 
@@ -142,8 +142,8 @@ class ResidualGNN(DeepGNN):
     channels, concatenated, self-loops added), which scores each head from its own channels.
 
     Args:
-        in_channels, out_channels, depth, hidden_channels: as :class:`~eamp.models.GCN`
-            (``depth`` residual blocks).
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`~eamp.models.GCN`
+            (``num_layers`` residual blocks).
         dropout (float): after the input projection and twice in every FF. (default: ``0.2``)
         conv (str): ``"gcn"``, ``"sage"`` or ``"gat"``. (default: ``"gcn"``)
         heads (int): attention heads of ``gat``; must divide ``hidden_channels``.
@@ -155,15 +155,15 @@ class ResidualGNN(DeepGNN):
     def __init__(
         self,
         in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        depth: int,
-        hidden_channels: int = 512,
         dropout: float = 0.2,
         conv: str = "gcn",
         heads: int = 8,
         attention: str = "platonov",
     ) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         if conv not in RESGNN_CONVS:
             raise ValueError(f"conv: expected one of {RESGNN_CONVS}, got {conv!r}")
         if conv == "gat" and (heads < 1 or hidden_channels % heads):
@@ -175,20 +175,20 @@ class ResidualGNN(DeepGNN):
         self.kind, self.heads, self.attention = conv, int(heads), attention
         width = hidden_channels
         self.encoder = Linear(in_channels, width)
-        self.norms = ModuleList(LayerNorm(width) for _ in range(depth))
+        self.norms = ModuleList(LayerNorm(width) for _ in range(num_layers))
         # parameter-free aggregations are one module, a product with the normalized
         # adjacency (gcn: over A + I; sage: the in-neighbours' mean, as a sparse product 5-8x
         # faster than PyG's scatter mean on a CPU); GAT's attention has weights per block
         self.propagate = SimpleConvWithTranspose(aggr="sum")
         self.attentions = ModuleList(
             HeadScoredAttention(width, heads) if attention == "platonov"
-            else GATConv(width, width // heads, heads=heads) for _ in range(depth)
+            else GATConv(width, width // heads, heads=heads) for _ in range(num_layers)
         ) if conv == "gat" else None
         # one attention pattern for all blocks, built once per graph
         self._attention_pattern = GraphCache(build=HeadScoredAttention.pattern)
         self.feed_forwards = ModuleList(
             FeedForward(2 * width if conv == "sage" else width, width, dropout)
-            for _ in range(depth)
+            for _ in range(num_layers)
         )
         self.out_norm = LayerNorm(width)
         self.decoder = Linear(width, out_channels)
@@ -220,7 +220,7 @@ class ResidualGNN(DeepGNN):
         hidden = [x]
         x = input_step(self.encoder, x, 0.0, self.training)  # (x may be sparse)
         x = F.gelu(dropout(x, self.dropout, self.training))
-        for k in range(self.depth):
+        for k in range(self.num_layers):
             x = self.layer(self.block, k, x, edge_index)
             hidden.append(x)
         return self.decoder(self.out_norm(x)), hidden

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import weakref
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +11,14 @@ import torch
 from torch import Tensor
 from torch.nn import Module, Parameter
 
-from eamp.entropy import PreparedGraph, entropy_of, gradient_of, prepare_graph
+from eamp.checks import real_number
+from eamp.entropy import PreparedGraph, dirichlet_energy, entropy_of, gradient_of
+from eamp.nn.cache import GraphCache
 from eamp.nn.functional import dropout
-from eamp.nn.options import EntropyOptions, real_number
+from eamp.nn.options import ENTROPY_WEIGHT, TEMPERATURE, EntropyOptions
 from eamp.nn.schedules import adaptive_weight
 
-__all__ = ["EntropicConv", "GraphCache"]
-
-_DEFAULTS = EntropyOptions().as_dict()
+__all__ = ["EntropicConv", "EntropyStepWarning", "check_step"]
 
 
 class EntropicConv(Module):
@@ -51,8 +51,10 @@ class EntropicConv(Module):
 
     Args:
         conv (Module): the wrapped layer, called as ``conv(x, edge_index, *args, **kwargs)``.
-        entropy_weight (float): :math:`\lambda \ge 0`. (default: ``1.0``)
-        temperature (float): :math:`T > 0`. (default: ``1.0``)
+        entropy_weight (float): :math:`\lambda \ge 0`. (default:
+            :data:`~eamp.nn.options.ENTROPY_WEIGHT`, ``1.0``)
+        temperature (float): :math:`T > 0`. (default: :data:`~eamp.nn.options.TEMPERATURE`,
+            ``10.0``)
         learn_entropy_weight (bool): learn :math:`\lambda` (kept positive through its log).
             (default: ``False``)
         learn_temperature (bool): learn :math:`T` (kept positive through its log).
@@ -70,9 +72,6 @@ class EntropicConv(Module):
             the clean :math:`\mathbf{X}^k`). (default: ``0.0``)
         normalize (bool): use the paper's :math:`C_i = 1/\sqrt{|\mathcal{N}_i| d}`.
             (default: ``True``)
-        options (EntropyOptions, optional): all of the entropy settings above as one
-            checked object (what the models pass); then leave those arguments at their
-            defaults.
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge indices
@@ -83,8 +82,8 @@ class EntropicConv(Module):
     def __init__(
         self,
         conv: Module,
-        entropy_weight: float = 1.0,
-        temperature: float = 1.0,
+        entropy_weight: float = ENTROPY_WEIGHT,
+        temperature: float = TEMPERATURE,
         *,
         learn_entropy_weight: bool = False,
         learn_temperature: bool = False,
@@ -95,46 +94,28 @@ class EntropicConv(Module):
         schedule_gain: float = 1.0,
         dropout: float = 0.0,
         normalize: bool = True,
-        options: EntropyOptions | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(conv, Module):
             raise ValueError(f"conv: expected a torch.nn.Module, got {type(conv).__name__}")
-        flat = dict(entropy_weight=entropy_weight, temperature=temperature,
-                    learn_entropy_weight=learn_entropy_weight,
-                    learn_temperature=learn_temperature, detach=detach,
-                    gradient_at=gradient_at, schedule=schedule, schedule_gain=schedule_gain,
-                    normalize=normalize)
-        if options is not None and flat != _DEFAULTS:
-            raise ValueError("options: pass either an EntropyOptions or the entropy keyword "
-                             "arguments, not both")
-        self.options: EntropyOptions = options if options is not None else EntropyOptions(**flat)
+        # the entropy settings, checked once into one frozen object
+        self.options = EntropyOptions(
+            entropy_weight=entropy_weight, temperature=temperature,
+            learn_entropy_weight=learn_entropy_weight, learn_temperature=learn_temperature,
+            detach=detach, gradient_at=gradient_at, schedule=schedule,
+            schedule_gain=schedule_gain, normalize=normalize)
         self.dropout = real_number("dropout", dropout, low=0.0)
         if self.dropout >= 1:
             raise ValueError(f"dropout: expected a rate in [0, 1), got {dropout}")
         self.conv = conv
         self.act = act
-        if self.options.learn_entropy_weight:
-            self.log_entropy_weight = Parameter(torch.empty(()))
-        else:
-            self.register_buffer("log_entropy_weight", None)
-        if self.options.learn_temperature:
-            self.log_temperature = Parameter(torch.empty(()))
-        else:
-            self.register_buffer("log_temperature", None)
+        self.log_entropy_weight = (Parameter(torch.empty(()))
+                                   if self.options.learn_entropy_weight else None)
+        self.log_temperature = (Parameter(torch.empty(()))
+                                if self.options.learn_temperature else None)
         self._graph_cache = GraphCache()
+        self._step_checked = False
         self.reset_parameters()
-
-    # read-only views of the options, for code written against the flat attributes
-    initial_entropy_weight = property(lambda self: self.options.entropy_weight)
-    initial_temperature = property(lambda self: self.options.temperature)
-    detach = property(lambda self: self.options.detach)
-    gradient_at = property(lambda self: self.options.gradient_at)
-    schedule = property(lambda self: self.options.schedule)
-    schedule_gain = property(lambda self: self.options.schedule_gain)
-    normalize = property(lambda self: self.options.normalize)
-    learn_entropy_weight = property(lambda self: self.options.learn_entropy_weight)
-    learn_temperature = property(lambda self: self.options.learn_temperature)
 
     def reset_parameters(self) -> None:
         r"""Resets the wrapped layer and :math:`\lambda`, :math:`T` to their initial values."""
@@ -142,23 +123,23 @@ class EntropicConv(Module):
             self.conv.reset_parameters()
         with torch.no_grad():
             if self.log_entropy_weight is not None:
-                self.log_entropy_weight.fill_(math.log(self.initial_entropy_weight))
+                self.log_entropy_weight.fill_(math.log(self.options.entropy_weight))
             if self.log_temperature is not None:
-                self.log_temperature.fill_(math.log(self.initial_temperature))
+                self.log_temperature.fill_(math.log(self.options.temperature))
 
     @property
     def entropy_weight(self) -> Tensor | float:
         r"""The current :math:`\lambda`."""
         if self.log_entropy_weight is not None:
             return self.log_entropy_weight.exp()
-        return self.initial_entropy_weight
+        return self.options.entropy_weight
 
     @property
     def temperature(self) -> Tensor | float:
         """The current :math:`T`."""
         if self.log_temperature is not None:
             return self.log_temperature.exp()
-        return self.initial_temperature
+        return self.options.temperature
 
     def forward(
         self,
@@ -181,7 +162,7 @@ class EntropicConv(Module):
                 without it the schedule leaves :math:`\\lambda` unchanged.
         """
         out = self.conv(dropout(x, self.dropout, self.training), edge_index, *args, **kwargs)
-        if self.gradient_at == "output":
+        if self.options.gradient_at == "output":
             out = out + self.entropy_step(out, edge_index, entropy_graph, reference_entropy)
             return self.act(out) if self.act is not None else out
         if self.act is not None:
@@ -231,7 +212,11 @@ class EntropicConv(Module):
                 self.options.schedule_gain,
             )
         grad = gradient_of(source, graph, temperature, self.options.normalize)
-        return (weight * temperature) * grad
+        step = (weight * temperature) * grad
+        if not self._step_checked:
+            self._step_checked = True
+            check_step(step, source, graph, self.options)
+        return step
 
     def __repr__(self) -> str:
         o = self.options
@@ -252,32 +237,41 @@ class EntropicConv(Module):
         )
 
 
-class GraphCache:
-    """Builds something from ``edge_index`` (by default the entropy's
-    :class:`~eamp.entropy.PreparedGraph`) and keeps it while the same tensor object, unchanged
-    (same version), comes back with the same number of nodes on the same device, as it does
-    at every layer and epoch. The tensor is held by a weak reference: a freed tensor whose
-    memory another one reuses is not mistaken for it.
+class EntropyStepWarning(UserWarning):
+    r"""The entropy step is numerically zero (or not finite) for every node: at these
+    :math:`\lambda` and :math:`T` a model trains without the entropy term."""
 
-    Args:
-        build (Callable, optional): ``build(edge_index, num_nodes)``.
-            (default: :func:`~eamp.entropy.prepare_graph`)
-    """
 
-    def __init__(self, build: Callable[[Tensor, int], Any] = prepare_graph) -> None:
-        self._build = build
-        self._ref: weakref.ref | None = None
-        self._key: tuple | None = None
-        self._graph: Any = None
+# (lambda, T, what happened) already said in this process: one line for a whole model
+_SAID: set[tuple[float, float, str]] = set()
 
-    def __call__(self, edge_index: Tensor, x: Tensor) -> Any:
-        if not isinstance(edge_index, Tensor) or edge_index.dim() != 2:
-            raise ValueError(
-                "edge_index: the entropy needs a [2, E] edge_index; for other adjacency "
-                "formats pass entropy_graph=prepare_graph(edge_index)"
-            )
-        key = (edge_index._version, x.size(0), x.device)
-        if self._ref is None or self._ref() is not edge_index or key != self._key:
-            self._graph = self._build(edge_index, x.size(0))
-            self._ref, self._key = weakref.ref(edge_index), key
-        return self._graph
+
+def check_step(step: Tensor, x: Tensor, graph: PreparedGraph, options: EntropyOptions) -> None:
+    r"""Warns (:class:`EntropyStepWarning`, once per :math:`\lambda`, :math:`T` and kind in
+    a process) when the step :math:`\lambda T \nabla S` a layer computed is zero for every
+    node although the embedding ``x`` is not constant on the edges (``exp(-E/T)`` underflows
+    for every node: :math:`T` far below the energies), or when it is not finite (it
+    overflows). An entropic layer calls it on its first step; it costs one pass over the
+    energies, once."""
+    if options.entropy_weight == 0 and not options.learn_entropy_weight:
+        return
+    with torch.no_grad():
+        finite = bool(torch.isfinite(step).all())
+        if finite and bool((step != 0).any()):
+            return
+        energy = dirichlet_energy(x.detach(), graph, normalize=options.normalize)
+        low, high = float(energy.min()), float(energy.max())
+    if finite and high == 0:
+        return  # a constant embedding: the gradient is zero, exactly
+    kind = "zero" if finite else "not finite"
+    key = (options.entropy_weight, options.temperature, kind)
+    if key in _SAID:
+        return
+    _SAID.add(key)
+    why = (f"exp(-E/T) underflows for every node (E/T >= {low / options.temperature:.3g})"
+           if finite else "it overflows")
+    warnings.warn(EntropyStepWarning(
+        f"the entropy step lambda*T*grad S is {kind} for every node at entropy_weight="
+        f"{options.entropy_weight:g}, temperature={options.temperature:g}, with node energies "
+        f"E in [{low:.3g}, {high:.3g}]: {why}; the model trains without the entropy term "
+        "(choose T near the energies)"), stacklevel=2)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from torch_geometric.data import Data
 
-__all__ = ["DATASETS", "GRAPHS", "LCC_SPLITS", "METRICS", "OPTIMIZERS", "SPLITS", "SYNTHETIC",
+__all__ = ["BATCHING", "DATASETS", "GRAPHS", "PARTITIONS", "LCC_SPLITS", "METRICS", "OPTIMIZERS",
+           "SPLITS", "SYNTHETIC",
            "DatasetInfo", "DatasetUnavailable", "check_dataset", "data_root", "dataset_metric",
            "dataset_names"]
 
@@ -36,6 +37,10 @@ METRICS = ("accuracy", "roc_auc")
 GRAPHS = ("undirected", "as-loaded")
 # torch.optim's optimizers a run may train with (GRAND's authors train Cora with Adamax)
 OPTIMIZERS = ("adam", "adamax")
+# how a run walks the graph: the whole graph every step, or Cluster-GCN batches of parts
+# (eamp.data.batching), cut by METIS or at random
+BATCHING = ("full", "cluster")
+PARTITIONS = ("metis", "random")
 
 
 class DatasetUnavailable(RuntimeError):

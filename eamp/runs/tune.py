@@ -13,38 +13,40 @@ notices, and whenever it starts); a worker on another machine is caught by Optun
 worker died before recording them is failed :data:`UNCLAIMED_AFTER` seconds after it started.
 ``--trials N`` means N more finished trials: a killed worker is replaced. Workers die with
 their parent.
+
+Written here rather than taken from Optuna: the count of finished trials per command
+(``MaxTrialsCallback`` counts the whole study, and would count a killed worker's failed trial
+as one of it), and the failing of a dead local worker's trial at once (the heartbeat waits
+its grace period, and a journal file has no heartbeat at all).
 """
 
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
 import socket
-import threading
-import time
 import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from optuna.trial import Trial, TrialState
 
-from eamp.data import load_dataset, num_splits
+from eamp.checks import integer
+from eamp.data.loading import load_dataset, num_splits
 from eamp.device import worker_device
 from eamp.errors import Incomplete
 from eamp.io import write_json_atomic
-from eamp.models import get_model_spec
-from eamp.runtime import ENV, defer_exit, follow_parent, worker_threads
-from eamp.train import TrainConfig, train
+from eamp.models.registry import get_model_spec
+from eamp.runs.executor import ExecutorConfig, run_jobs, worker_index
+from eamp.runtime import defer_exit
+from eamp.training.config import TrainConfig
+from eamp.training.loop import train
 
-if TYPE_CHECKING:
-    from eamp.experiments.executor import ExecutorConfig
-
-__all__ = ["TuneConfig", "TuneIncomplete", "tune", "make_storage", "suggest", "best_config"]
+__all__ = ["TuneConfig", "TuneIncomplete", "best_config", "make_storage", "suggest", "tune"]
 
 HEARTBEAT_INTERVAL = 5
 # seconds of silence after which a database trial counts as dead (env override for tests)
@@ -54,8 +56,6 @@ JOURNAL_GRACE = 5
 # seconds after which a running trial that never recorded its host and process is taken to
 # be a dead worker's: a live one records them first thing (a database lock waits 60 s at most)
 UNCLAIMED_AFTER = 600
-# seconds a worker waits for the lock of the local workers before it goes on without it
-LOCK_TIMEOUT = 30
 
 
 def suggest(trial: Trial, model: str, only: tuple[str, ...] | None = None
@@ -103,8 +103,8 @@ class TuneConfig:
     def __post_init__(self) -> None:
         # checked here, where both tune() and tune_jobs() (which splits the trials by the
         # workers) get it
-        if self.trials < 1 or self.workers < 1 or self.seeds < 1:
-            raise ValueError("trials, workers, seeds: expected integers >= 1")
+        for name in ("trials", "workers", "seeds"):
+            integer(name, getattr(self, name), low=1)
         if self.only is not None:
             names = [p.name for p in get_model_spec(self.base.model).search_space]
             unknown = [name for name in self.only if name not in names]
@@ -217,7 +217,7 @@ def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None
     """The objective: mean best validation accuracy over the seeds (or splits) of one
     sampled configuration. Each trial records the host, process and ``run`` (the command)
     it belongs to; ``on_start`` is called once it has."""
-    base = config.base.resolved()
+    base = config.base
     data = load_dataset(base.dataset, base.data_dir, split=base.split,
                         normalize_features=base.normalize_features, graph=base.graph)
     over_splits = base.split_index == "all" and num_splits(data) > 1
@@ -264,35 +264,23 @@ class TuneIncomplete(Incomplete):
     """Fewer trials finished than asked for (workers kept dying)."""
 
 
-def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | None) -> None:
-    """Runs trials of the command ``run`` until ``config.trials`` of them have finished or
-    are running. ``lock`` makes the count and the start of a trial one step across the local
-    workers (a lock left held by a worker that died is given up on after a while); with
-    ``parent``, the worker ends when that process is gone, though never between the creation
-    of a trial and the attributes that name its worker (a trial without them could not be
-    failed as an orphan, and would stay running in the study)."""
-    import torch
-
-    if parent is not None:
-        follow_parent(parent)
-    torch.set_num_threads(worker_threads(config.workers))
+def _worker(config: TuneConfig, url: str, run: str) -> None:
+    """Runs trials of the job ``run`` until ``config.trials`` of them have finished or are
+    running. In a pool's worker process that ends with its command, never between the
+    creation of a trial and the attributes that name its worker (a trial without them could
+    not be failed as an orphan at once)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(config, url)
-    held = False
     resume_exit: Callable[[], None] | None = None
 
     def release() -> None:  # the trial names its worker (or none was started)
-        nonlocal held, resume_exit
+        nonlocal resume_exit
         if resume_exit is not None:
             resume_exit()
             resume_exit = None
-        if held:
-            held = False
-            lock.release()
 
     objective = objective_for(config, on_start=release, run=run)
     while True:
-        held = lock.acquire(timeout=LOCK_TIMEOUT)
         try:
             _fail_orphans(study)
             finished, running = _count(study, run)
@@ -304,105 +292,61 @@ def _worker(config: TuneConfig, url: str, run: str, lock: Any, parent: int | Non
             release()
 
 
-def tune(config: TuneConfig, out: Path) -> Path:
+@dataclass(frozen=True)
+class _TuneJob:
+    """One tuning worker: its share of the trials, the study's storage, and the id its
+    trials record (a worker that dies is replaced by the same job, which counts on)."""
+
+    config: TuneConfig
+    url: str
+    run: str
+
+
+def _tune_job(job: _TuneJob) -> str:
+    config = job.config
+    if worker_index() is not None:  # round robin over several GPUs
+        device = worker_device(config.base.device, worker_index())
+        config = replace(config, base=replace(config.base, device=device))
+    _worker(config, job.url, job.run)
+    done, _ = _count(_open_study(config, job.url), job.run)
+    return f"{config.study_name()}: {done} trials"
+
+
+def tune(config: TuneConfig, out: Path, executor: ExecutorConfig | None = None) -> Path:
     """Runs trials until ``config.trials`` more trials of the study have finished (complete,
     pruned, or failed by their own error), then writes ``out/best.json``,
     ``out/tuning.png`` and ``out/importance.png``. Returns the path of ``best.json``.
 
-    Local workers share the count: a worker killed mid-trial has its trial failed at once
-    and is replaced, so the study still gains ``config.trials`` finished trials; if workers
-    keep dying, :class:`TuneIncomplete` says how many finished."""
-    out.mkdir(parents=True, exist_ok=True)
-    url = _storage_url(config.storage, out)
-    study = _open_study(config, url)  # create it once, before the workers race to
-    _fail_orphans(study)
-    run = uuid.uuid4().hex
-    if config.workers == 1:
-        _worker(config, url, run, threading.Lock(), None)
-    else:
-        _run_workers(config, url, run, study)
-    _fail_orphans(study)
-    done, _ = _count(study, run)
-    path = write_outputs(study, config, out)
-    if done < config.trials:
-        raise TuneIncomplete(f"tune: {done} of {config.trials} trials finished; workers kept "
-                             f"dying (their trials are marked failed in study "
-                             f"{study.study_name!r})")
-    return path
-
-
-def tune_jobs(config: TuneConfig, out: Path, executor: ExecutorConfig) -> Path:
-    """:func:`tune` with its workers as jobs of ``executor`` (submitit's local executor:
-    subprocesses; SLURM: jobs on other machines): ``config.workers`` jobs (at most one per
-    trial) share the ``config.trials`` trials to add, each one worker on the study's
-    storage, then the outputs are written as :func:`tune` writes them. The storage must be
-    one the jobs reach: a journal file on a shared file system or a database server (SQLite
-    only with the local executor). A job that dies leaves its trials missing:
-    :class:`TuneIncomplete`, and the same command adds them."""
-    from eamp.experiments.executor import run_jobs
-
+    ``config.workers`` workers (at most one per trial) share the trials, each one worker on
+    the study's storage, through :func:`~eamp.runs.executor.run_jobs` with ``executor``
+    (default: local processes). The storage must be one the workers reach: with SLURM a
+    journal file on a shared file system or a database server. A worker killed mid-trial
+    has its trial failed and is replaced, so the study still gains ``config.trials``
+    finished trials; if workers keep dying, :class:`TuneIncomplete` says how many finished,
+    and the same command adds the rest."""
+    executor = executor or ExecutorConfig()
     url = _storage_url(config.storage, out)
     if executor.kind == "slurm" and url.startswith("sqlite"):
         raise ValueError(f"storage: SLURM jobs on other machines cannot share the SQLite file "
                          f"{url!r}; use a journal file on a shared file system "
                          "(journal:PATH) or a database URL")
     out.mkdir(parents=True, exist_ok=True)
-    _fail_orphans(_open_study(config, url))  # create it once, before the jobs race to
+    _fail_orphans(_open_study(config, url))  # create it once, before the workers race to
     count = min(config.workers, config.trials)
     shares = [config.trials // count + (i < config.trials % count) for i in range(count)]
-    threads = worker_threads(config.workers)
-    jobs = [(replace(config, trials=share, workers=1), url, threads) for share in shares]
-    failed = run_jobs(_tune_job, jobs, out / "jobs", count, executor, lambda line: None)
+    jobs = [_TuneJob(replace(config, trials=share), url, uuid.uuid4().hex) for share in shares]
+    failed = run_jobs(_tune_job, jobs, workers=count, config=executor, folder=out / "jobs",
+                      report=lambda line: None)
     study = _open_study(config, url)
     _fail_orphans(study)
+    done = sum(_count(study, job.run)[0] for job in jobs)
     path = write_outputs(study, config, out)
-    if failed:
-        raise TuneIncomplete(f"tune: {len(failed)} of {count} jobs failed ({failed[0]}); "
-                             "their trials are missing: run the same command again")
+    if done < config.trials or failed:
+        why = failed[0] if failed else "their trials are marked failed"
+        raise TuneIncomplete(f"tune: {done} of {config.trials} trials finished; workers kept "
+                             f"dying ({why}; study {study.study_name!r}); run the same "
+                             "command again to add the rest")
     return path
-
-
-def _tune_job(job: tuple[TuneConfig, str, int]) -> str:
-    """One worker of :func:`tune_jobs` in a job of its own: the job's threads (SLURM's CPUs
-    if set), its share of the trials."""
-    config, url, threads = job
-    os.environ[ENV] = os.environ.get("SLURM_CPUS_PER_TASK", str(threads))
-    run = uuid.uuid4().hex
-    _worker(config, url, run, threading.Lock(), None)
-    done, _ = _count(_open_study(config, url), run)
-    return f"{config.study_name()}: {done} trials"
-
-
-def _run_workers(config: TuneConfig, url: str, run: str, study: optuna.Study) -> None:
-    """``config.workers`` local processes; one that dies is replaced (up to ``2 x workers``
-    times) while trials remain."""
-    context = multiprocessing.get_context("spawn")
-    lock = context.Lock()
-
-    started = 0
-
-    def start() -> multiprocessing.process.BaseProcess:
-        nonlocal started
-        # round robin over several GPUs (one device per worker); else config's own device
-        device = worker_device(config.base.device, started)
-        started += 1
-        worker = replace(config, base=replace(config.base, device=device))
-        process = context.Process(target=_worker, args=(worker, url, run, lock, os.getpid()))
-        process.start()
-        return process
-
-    processes = [start() for _ in range(config.workers)]
-    replacements = 2 * config.workers
-    while processes:
-        time.sleep(0.2)
-        for process in [p for p in processes if not p.is_alive()]:
-            processes.remove(process)
-            if process.exitcode == 0:
-                continue
-            _fail_orphans(study)
-            if replacements > 0 and _count(study, run)[0] < config.trials:
-                replacements -= 1
-                processes.append(start())
 
 
 def best_config(study: optuna.Study) -> dict[str, Any]:
@@ -426,11 +370,12 @@ def write_outputs(study: optuna.Study, config: TuneConfig, out: Path) -> Path:
 def _plot(study: optuna.Study, out: Path) -> None:
     """Optuna's optimisation history (``tuning.png``) and, from two complete trials on, its
     hyper-parameter importances (``importance.png``, fANOVA)."""
+    import matplotlib
     from optuna.visualization import matplotlib as optuna_plots
 
-    from eamp.experiments.report import pyplot
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-    plt = pyplot()
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

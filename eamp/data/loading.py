@@ -31,7 +31,7 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset, download_url
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-from eamp.catalog import (
+from eamp.data.catalog import (
     DATASETS,
     GRAPHS,
     LCC_SPLITS,
@@ -129,7 +129,7 @@ def load_dataset(
         seed (int): seed of the synthetic graphs. (default: ``0``)
         graph (str): ``"undirected"`` (made undirected, self-loops and duplicates removed) or
             ``"as-loaded"`` (the edges as the dataset class gives them, directions and
-            self-loops kept; see :data:`~eamp.catalog.GRAPHS`). (default: ``"undirected"``)
+            self-loops kept; see :data:`~eamp.data.catalog.GRAPHS`). (default: ``"undirected"``)
 
     Returns:
         Data with ``x``, ``y``, ``edge_index``, ``train_mask``, ``val_mask``, ``test_mask``
@@ -252,7 +252,7 @@ def load_ogb(root: str | os.PathLike, name: str) -> Data:
     OGB's own layout (``<root>/ogbn_arxiv/raw``, ``split/<kind>``, ``RELEASE_v1.txt``), through
     ``ogb``'s ``PygNodePropPredDataset`` (downloaded the OGB way if missing), with the official
     split as masks. Its accuracy is OGB's ``Evaluator``'s (``tests/test_ogb.py`` checks that
-    :func:`eamp.train.accuracy` equals it)."""
+    :func:`eamp.metrics.accuracy` equals it)."""
     try:
         from ogb.nodeproppred import PygNodePropPredDataset
     except ImportError:

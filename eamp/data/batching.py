@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from eamp.data.catalog import BATCHING, PARTITIONS
+
 __all__ = ["BATCHING", "PARTITIONS", "partition", "Batches", "SubgraphBatch",
            "batch_gradient_error"]
 
-BATCHING = ("full", "cluster")
-PARTITIONS = ("metis", "random")
 
 
 def partition(edge_index: Tensor, num_nodes: int, num_parts: int, method: str = "metis",
