@@ -3,16 +3,18 @@ run leaves no partial result behind."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_text_atomic", "write_json_atomic", "save_torch_atomic", "write_csv", "read_csv"]
+__all__ = ["owner_only", "read_csv", "save_torch_atomic", "write_csv", "write_json_atomic",
+           "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -67,3 +69,15 @@ def write_csv(path: Path, rows: Iterable[dict], columns: Sequence[str]) -> Path:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+@contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Within it, every folder and file this process (and any process it starts) creates is
+    its owner's only (umask 077: folders 0700, files 0600): for what may hold credentials or
+    what others on a shared file system should not read."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)

@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["thread_budget", "use_threads", "worker_threads", "warn_if_busy", "follow_parent",
-           "defer_exit"]
+__all__ = ["alive", "defer_exit", "follow_parent", "thread_budget", "use_threads",
+           "warn_if_busy", "worker_threads"]
 
 ENV = "EAMP_NUM_THREADS"
 
@@ -22,15 +22,24 @@ _EXIT = threading.Lock()
 
 def thread_budget(requested: int | None = None) -> int:
     """The threads this command may use in all: ``requested`` (``--threads``), else
-    ``$EAMP_NUM_THREADS``, else the number of cores. Workers of one command split it."""
-    if requested is not None:
-        return requested
-    text = os.environ.get(ENV)
-    if text is None:
-        return os.cpu_count() or 1
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"{ENV}: expected an integer >= 1, got {text!r}")
-    return int(text)
+    ``$EAMP_NUM_THREADS``, else the number of cores; at most the number of cores (more
+    threads than cores only slow a run down, and OpenMP starts every one it is given).
+    Workers of one command split it."""
+    cores = os.cpu_count() or 1
+    if requested is None:
+        text = os.environ.get(ENV)
+        if text is None:
+            return cores
+        if not text.strip().isdigit():
+            raise ValueError(f"{ENV}: expected an integer from 1 to {cores} (this machine's "
+                             f"cores), got {text!r}")
+        requested, name = int(text), ENV
+    else:
+        name = "threads"
+    if not 1 <= requested <= cores:
+        raise ValueError(f"{name}: expected an integer from 1 to {cores} (this machine's "
+                         f"cores), got {requested}")
+    return requested
 
 
 def use_threads(requested: int | None = None) -> int:
@@ -95,3 +104,18 @@ def warn_if_busy() -> None:
         print(f"eamp: warning: the machine's load ({load:.1f}) is above its {cores} cores: "
               f"processes side by side slow each other down far more than they share; give "
               f"each fewer threads (--threads or {ENV})", file=sys.stderr)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie, dead but not reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: trust the signal

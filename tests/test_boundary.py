@@ -7,6 +7,7 @@ everything a value meets before training starts."""
 
 import argparse
 import json
+import os
 import warnings
 
 import pytest
@@ -23,13 +24,22 @@ class _Ran(BaseException):
 
 @pytest.fixture(autouse=True)
 def _stub_runs(monkeypatch):
+    import torch
+
     def ran(*args, **kwargs):
         raise _Ran
+
+    # main() sets the thread budget of this process: restored after the test
+    threads = torch.get_num_threads()
+    for name in ("EAMP_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, str(threads)))
 
     for target in ("eamp.training.loop.train", "eamp.runs.tune.tune",
                    "eamp.experiments.reproduce.reproduce", "eamp.experiments.benchmark.benchmark",
                    "eamp.experiments.study.run_study"):
         monkeypatch.setattr(target, ran)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _options(command: str) -> list[argparse.Action]:

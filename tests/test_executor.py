@@ -64,7 +64,7 @@ def test_a_killed_job_is_retrained_by_the_next_invocation_and_nothing_twice(tmp_
 
     # the same sweep again, with the long run made short: only it is trained
     runs[2] = RunSpec("executor", TrainConfig("gcn", "csbm", 2, hidden=8, epochs=3, seed=5))
-    assert run_all(runs, tmp_path, workers=2, force=False, executor=executor) == 1
+    assert run_all(runs, tmp_path, workers=2, force=False, executor=executor).trained == 1
     assert [(tmp_path / r.relpath).stat().st_mtime_ns for r in runs[:2]] == stamps
     for run in runs:
         assert read_result(tmp_path / run.relpath)["config"]["epochs"] == 3

@@ -132,7 +132,7 @@ def test_the_run_store_resumes_a_run_in_flight_and_force_starts_over(tmp_path):
     state = state_path(tmp_path / spec.relpath)
     with pytest.raises(Stop):  # a sweep killed in the middle of this run
         train(config, state_file=state, save_every_s=0, on_epoch=_stop_at(4))
-    assert run_all([spec], tmp_path, workers=1, force=False) == 1
+    assert run_all([spec], tmp_path, workers=1, force=False).trained == 1
     stored = read_result(tmp_path / spec.relpath)
     assert stored["environment"]["resumed"] == 1 and not state.exists()
     assert stored["test_score"] == train(config).test_score

@@ -9,7 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from eamp.models import MODELS, build_model, model_names
-from eamp.runs.tune import TuneConfig, make_storage, suggest, tune
+from eamp.runs.storage import make_storage
+from eamp.runs.tune import TuneConfig, suggest, tune
 from eamp.training import TrainConfig
 
 BASE = TrainConfig("gcn", "csbm", 2, hidden=8, epochs=4, patience=4)
@@ -168,9 +169,9 @@ def test_a_rerun_within_the_grace_period_fails_the_killed_trial(tmp_path):
 
 
 def _alive_pid(pid):
-    from eamp.runs.tune import _alive
+    from eamp.runtime import alive
 
-    return _alive(pid)
+    return alive(pid)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])

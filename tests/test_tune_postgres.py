@@ -20,7 +20,10 @@ import time
 
 import pytest
 from optuna.trial import TrialState
-from test_tune import _study, _tune_process
+from test_tune import TINY, _study, _tune_process
+
+# the password of the role alice (only a password logs her in)
+PASSWORD = "Secret-pw-4711"
 
 
 def _missing(reason: str) -> None:
@@ -65,6 +68,10 @@ def postgres_url():
 
     run(os.path.join(folder, "initdb"), "-D", data, "-U", "eamp", "--auth=trust",
         "--no-sync")
+    # the role alice logs in with a password only (checked: scram-sha-256); eamp is trusted
+    with open(os.path.join(data, "pg_hba.conf"), "w") as hba:
+        hba.write("host all alice 127.0.0.1/32 scram-sha-256\n"
+                  "host all all 127.0.0.1/32 trust\n")
     run(os.path.join(folder, "pg_ctl"), "-D", data, "-w", "-t", "60", "-l",
         os.path.join(base, "log"), "-o",
         f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
@@ -73,6 +80,8 @@ def postgres_url():
         with psycopg.connect(f"postgresql://eamp@127.0.0.1:{port}/postgres",
                              autocommit=True) as connection:
             connection.execute("CREATE DATABASE optuna")
+            connection.execute(f"CREATE ROLE alice LOGIN PASSWORD '{PASSWORD}'")
+            connection.execute("CREATE DATABASE secret OWNER alice")
         yield f"postgresql+psycopg://eamp@127.0.0.1:{port}/optuna"
     finally:
         subprocess.run([os.path.join(folder, "pg_ctl"), "-D", data, "-m", "immediate",
@@ -118,3 +127,55 @@ def test_two_commands_share_a_postgres_study_and_a_killed_worker_is_replaced(
     assert states.count(TrialState.RUNNING) == 0
     assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 2 + 1
     assert (tmp_path / "a" / "best.json").exists() and (tmp_path / "b" / "best.json").exists()
+
+
+def _alice(postgres_url: str, password: bool) -> str:
+    """The URL of alice's database on the test server, with or without her password."""
+    port = postgres_url.rsplit(":", 1)[1].split("/")[0]
+    secret = f":{PASSWORD}" if password else ""
+    return f"postgresql+psycopg://alice{secret}@127.0.0.1:{port}/secret"
+
+
+def test_a_storage_that_cannot_be_opened_is_one_line_without_its_password(tmp_path, capsys):
+    from eamp.cli import main
+
+    url = f"postgresql+psycopg://alice:{PASSWORD}@127.0.0.1:1/db"  # nothing listens on port 1
+    assert main(["tune", *TINY, "--trials", "1", "--out", str(tmp_path / "t"), "--storage",
+                 url]) == 2
+    err = capsys.readouterr().err
+    assert PASSWORD not in err
+    errors = [line for line in err.splitlines() if line.startswith("eamp: error: ")]
+    assert len(errors) == 1 and "alice:***@127.0.0.1:1/db" in errors[0]
+    assert "PGPASSWORD" in err  # the warning names the safer ways
+
+
+def test_a_password_in_the_url_reaches_no_file_and_what_tune_writes_is_private(
+        tmp_path, postgres_url, monkeypatch):
+    from eamp.cli import main
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    out = tmp_path / "tune"
+    assert main(["tune", *TINY, "--epochs", "3", "--trials", "2", "--workers", "2",
+                 "--executor", "local", "--out", str(out), "--storage",
+                 _alice(postgres_url, password=True), "--study", "private"]) == 0
+    assert (out / "best.json").exists() and list((out / "jobs").iterdir())
+    for path in [out, *out.rglob("*")]:
+        mode = path.stat().st_mode & 0o077
+        assert mode == 0, f"{path} is readable by others ({oct(path.stat().st_mode)})"
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), f"{path} holds the password"
+
+
+def test_a_password_in_pgpassword_and_none_in_the_url_finishes_its_trials(
+        tmp_path, postgres_url, monkeypatch):
+    from eamp.cli import main
+
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    out = tmp_path / "tune"
+    assert main(["tune", *TINY, "--epochs", "3", "--trials", "2", "--out", str(out),
+                 "--storage", _alice(postgres_url, password=False), "--study", "env"]) == 0
+    study = _study(_alice(postgres_url, password=False), "env")
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 2
+    monkeypatch.delenv("PGPASSWORD")  # and without it, alice is refused: the check is real
+    with pytest.raises(ValueError, match="password authentication failed|no password"):
+        _study(_alice(postgres_url, password=False), "env")

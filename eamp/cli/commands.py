@@ -130,7 +130,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                              protocol=args.protocol, force=args.force,
                              data_dir=args.data_dir, tuned=args.tuned,
                              device=args.device or "auto", precision=args.precision or "32",
-                             executor=executor_from_args(args))
+                             executor=executor_from_args(args), wait=args.wait)
     runs_here(config.device, config.precision)
     report = reproduce(config, output_folder(args.out))
     print(f"report: {report}")
@@ -158,7 +158,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
                            device=device, precision=precision, force=args.force,
                            cases=tuple(args.cases or ()), count=args.seeds,
-                           executor=executor_from_args(args), train=not args.report)
+                           executor=executor_from_args(args), train=not args.report,
+                           wait=args.wait)
         print(f"study: {report}")
         return 0
     from eamp.experiments.benchmark import BenchmarkConfig, benchmark, plan_benchmark
@@ -167,7 +168,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                              device=args.device or "auto", precision=args.precision or "32",
                              data_dir=args.data_dir, force=args.force,
                              train=not args.report, cases=tuple(args.cases or ()),
-                             executor=executor_from_args(args))
+                             executor=executor_from_args(args), wait=args.wait)
     if args.plan:
         print(plan_table(plan_benchmark(config, Path(args.out)), args.out))
         return 0

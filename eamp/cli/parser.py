@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("cpus-per-task", "CPUs per job"), ("mem", "memory per job, e.g. 16G"),
                        ("account", "SLURM account"), ("qos", "SLURM quality of service")):
         cluster.add_argument(f"--slurm-{flag}", metavar="VALUE", help=text)
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--wait", action="store_true",
+                         help="wait for the runs another command is training in the same "
+                         "folder (each run is trained once between them; without --wait "
+                         "they are skipped and the summary names their holder)")
     cluster.add_argument("--slurm-time", type=_positive_int, metavar="MIN",
                          help="time limit of a job in minutes (default 240)")
     cluster.add_argument("--slurm-option", type=_option, action="append", default=[],
@@ -203,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_oversmoothing)
 
     p = add("reproduce", "the paper's Figure 2, Table 1 and Figure 3, and a report", device,
-            precision, cluster)
+            precision, cluster, waiting)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--quick", action="store_true", help="a smaller run (minutes)")
     p.add_argument("--seeds", type=_positive_int, help="seeds of the standard protocol")
@@ -216,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
     p = add("benchmark", "baselines in their own papers' protocols beside the published "
-            "numbers, and the entropy study", device, precision, cluster)
+            "numbers, and the entropy study", device, precision, cluster, waiting)
     p.add_argument("--suite", required=True, choices=[*suite_names(), *STUDY_SUITES],
                    help="fidelity: the published cases; fidelity-quick: a few-minute subset; "
                    "entropy: each backbone against its entropic version, tuned alike "
@@ -248,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive_int, required=True,
                    help="finished trials to add in this run, shared by the workers")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--storage", help="Optuna storage URL or journal file (default: "
+    p.add_argument("--storage", help="Optuna storage: a database URL without a password "
+                   "(postgresql+psycopg://USER@HOST:5432/DB; the password goes in PGPASSWORD, "
+                   "~/.pgpass or a service file) or a journal file, journal:PATH (default: "
                    "sqlite in DIR)")
     p.add_argument("--study", help="study name (default: from model, dataset, depth)")
     p.add_argument("--workers", type=_positive_int, default=1, help=_WORKERS_HELP.format("trials"))

@@ -240,6 +240,8 @@ class BenchmarkConfig:
             contains); the others are reported from the runs already stored, or as not run.
             (default: all)
         executor (ExecutorConfig): where the runs execute. (default: a local pool)
+        wait (bool): wait for the runs another command is training in the same folder (a
+            SLURM array's last job, to write the complete report). (default: ``False``)
     """
 
     suite: str
@@ -252,6 +254,7 @@ class BenchmarkConfig:
     train: bool = True
     cases: tuple[str, ...] = ()
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    wait: bool = False
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -280,7 +283,7 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
         config.count, config.data_dir, config.device, config.precision)]) for case in cases]
     trained = run_all([spec for case, specs in plan if config.selected(case)
                        for spec in specs], out, workers=config.workers, force=config.force,
-                      executor=config.executor) if config.train else 0
+                      executor=config.executor, wait=config.wait).trained if config.train else 0
     rows = []
     for case, specs in plan:
         done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]

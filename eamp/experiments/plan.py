@@ -34,6 +34,8 @@ class ReproduceConfig:
             workers go round robin over several GPUs. (default: ``"auto"``, ``"32"``)
         executor (ExecutorConfig): where the runs execute (a local pool, submitit's local
             or SLURM executor). (default: the pool)
+        wait (bool): wait for the runs another command is training in the same folder,
+            instead of leaving them out of the report. (default: ``False``)
     """
 
     quick: bool = False
@@ -46,6 +48,7 @@ class ReproduceConfig:
     device: str = "auto"
     precision: str = "32"
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    wait: bool = False
 
     def __post_init__(self) -> None:
         choice("protocol", self.protocol, PROTOCOL_CHOICES)

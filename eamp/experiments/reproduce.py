@@ -26,7 +26,7 @@ from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
-from eamp.runs.store import run_all
+from eamp.runs.store import is_done, run_all
 from eamp.training.result import read_result, versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
@@ -57,9 +57,11 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
                      protocols=plan.protocols, seeds=plan.seeds, hidden=plan.hidden,
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned,
                      device=config.device, precision=config.precision)
-    trained = run_all(runs, out, workers=config.workers, force=config.force,
-                      executor=config.executor)
-    results = [(spec, read_result(out / spec.relpath)) for spec in runs]
+    tally = run_all(runs, out, workers=config.workers, force=config.force,
+                    executor=config.executor, wait=config.wait)
+    # the runs another process still trains (not waited for) are left out of this report
+    results = [(spec, read_result(out / spec.relpath)) for spec in runs
+               if is_done(spec, out / spec.relpath, quiet=True)]
 
     table = table1_rows(results)
     write_csv(out / "table1.csv", table, TABLE1_COLUMNS)
@@ -75,9 +77,9 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
 
     report = write_report(out, Reproduction(
         plan=plan, config=config, grid_rows=grid_rows, table=table, energy_rows=energy_rows,
-        figure3_protocol=figure3_protocol, trained=trained, total_runs=len(runs),
+        figure3_protocol=figure3_protocol, trained=tally.trained, total_runs=len(runs),
         wall=time.perf_counter() - started, versions=versions(), skipped=skipped))
-    _log(f"{trained} runs trained, {len(runs) - trained} already done; report: {report}")
+    _log(f"{tally.summary()}; report: {report}")
     return report
 
 

@@ -49,8 +49,9 @@ from eamp.experiments.study_suites import STUDY_SUITES, StudyCell, StudySuite
 from eamp.experiments.suite import PlanRow, check_patterns, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import entropic_version, get_model_spec
+from eamp.runs.storage import make_storage
 from eamp.runs.store import RunSpec, is_done, run_all, run_minutes
-from eamp.runs.tune import TuneConfig, make_storage, tune
+from eamp.runs.tune import TuneConfig, tune
 from eamp.training.config import TrainConfig
 
 __all__ = ["STUDY_SUITES", "StudyCell", "StudySuite", "entropy_parameters", "plan_study",
@@ -246,7 +247,7 @@ def _selected(cell: StudyCell, cases: tuple[str, ...], suite: StudySuite) -> boo
 def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = None,
               device: str = "auto", precision: str = "32", force: bool = False,
               cases: tuple[str, ...] = (), count: int | None = None,
-              executor: Any = None, train: bool = True) -> Path:
+              executor: Any = None, train: bool = True, wait: bool = False) -> Path:
     """Tunes, runs and reports the study suite ``name`` into ``out``; ``cases`` limits it to
     the cells whose name (``"cora L16 gcn"``) contains one of them (the report keeps every
     cell, not run ones marked). With ``train=False`` it only reports what ``out`` holds."""
@@ -265,7 +266,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
                                      precision, executor)
                            for m in (cell.backbone, entropic)}
         run_all(_distinct_runs(_variants(cell, entropic, tuned_now[cell], suite, n, label)),
-                out, workers=workers, force=force, executor=executor)
+                out, workers=workers, force=force, executor=executor, wait=wait)
     rows: list[dict[str, Any]] = []
     layers: list[dict[str, Any]] = []
     for cell in suite.cells:  # then report every cell from the store as it is now (another

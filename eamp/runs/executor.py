@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from eamp.checks import choice, integer
+from eamp.io import owner_only
 from eamp.runtime import ENV, follow_parent, thread_budget
 
 __all__ = ["EXECUTORS", "ExecutorConfig", "run_jobs", "worker_index"]
@@ -72,14 +73,14 @@ def worker_index() -> int | None:
     return _WORKER
 
 
-def run_jobs(function: Callable[[Any], str], jobs: list[Any], *, workers: int,
+def run_jobs(function: Callable[[Any], Any], jobs: list[Any], *, workers: int,
              config: ExecutorConfig | None = None, folder: Path | None = None,
-             report: Callable[[str], None] = print, retries: int = 2) -> list[str]:
+             report: Callable[[Any], None] = print, retries: int = 2) -> list[str]:
     """Runs ``function(job)`` for every job in ``workers`` workers of ``config``'s kind and
-    calls ``report`` with each finished job's line. Returns one line per job that failed
-    (its worker died more than ``retries`` times; a submitit job killed, timed out or
-    raised). In the pool an exception a job raises ends the command, as it would in one
-    process; ``folder`` holds submitit's job files."""
+    calls ``report`` with what each finished job returned (a line, or any picklable value).
+    Returns one line per job that failed (its worker died more than ``retries`` times; a
+    submitit job killed, timed out or raised). In the pool an exception a job raises ends
+    the command, as it would in one process; ``folder`` holds submitit's job files."""
     config = config or ExecutorConfig()
     workers = max(1, min(workers, len(jobs) or 1))
     if config.kind != "pool":
@@ -198,6 +199,12 @@ def _submitit(function: Callable[[Any], str], jobs: list[Any], workers: int,
     command's share."""
     import submitit
 
+    # the job files hold the jobs' arguments: their folder is its owner's only, and what is
+    # submitted is written with umask 077 (the jobs' own work keeps this command's umask)
+    umask = os.umask(0o077)
+    os.umask(umask)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     executor = submitit.AutoExecutor(folder=folder / "%j",
                                      cluster="local" if config.kind == "local" else "slurm")
     parameters: dict[str, Any] = {"timeout_min": config.timeout_min, "name": "eamp"}
@@ -215,16 +222,19 @@ def _submitit(function: Callable[[Any], str], jobs: list[Any], workers: int,
             last = str(error).strip().splitlines()[-1:] or [type(error).__name__]
             failed.append(f"job {job.job_id}: {last[0]}")
 
-    calls = [_Threaded(function, threads) for _ in jobs]
+    calls = [_Threaded(function, threads, umask) for _ in jobs]
     if config.kind == "slurm":
-        for job in executor.map_array(_call, calls, jobs):
+        with owner_only():
+            submitted = executor.map_array(_call, calls, jobs)
+        for job in submitted:
             collect(job)
         return failed
     # submitit's local executor starts every job at once and has no limit of its own
     pending, running = list(zip(calls, jobs, strict=True)), []
     while pending or running:
         while pending and len(running) < workers:
-            running.append(executor.submit(_call, *pending.pop(0)))
+            with owner_only():
+                running.append(executor.submit(_call, *pending.pop(0)))
         done = [job for job in running if job.done()]
         for job in done:
             running.remove(job)
@@ -237,15 +247,17 @@ def _submitit(function: Callable[[Any], str], jobs: list[Any], workers: int,
 @dataclass(frozen=True)
 class _Threaded:
     """``function`` to run in a job of its own with ``threads`` threads (SLURM's CPUs per
-    task where it sets them)."""
+    task where it sets them) and the submitting command's ``umask``."""
 
     function: Callable[[Any], str]
     threads: int
+    umask: int
 
 
 def _call(call: _Threaded, job: Any) -> str:
     import torch
 
+    os.umask(call.umask)
     threads = int(os.environ.get("SLURM_CPUS_PER_TASK", call.threads))
     os.environ[ENV] = str(threads)
     torch.set_num_threads(threads)

@@ -9,8 +9,9 @@ in ``.log``/``.journal``) on a shared file system. The same command with the sam
 A worker killed in the middle of a trial: every trial records its host and process id, and
 ``eamp tune`` fails the running trials of local workers that are gone at once (when it
 notices, and whenever it starts); a worker on another machine is caught by Optuna's heartbeat
-(database storage) once it has been silent for :data:`GRACE_PERIOD` seconds; a trial whose
-worker died before recording them is failed :data:`UNCLAIMED_AFTER` seconds after it started.
+(database storage) once it has been silent for :data:`~eamp.runs.storage.GRACE_PERIOD`
+seconds; a trial whose worker died before recording them is failed :data:`UNCLAIMED_AFTER`
+seconds after it started.
 ``--trials N`` means N more finished trials: a killed worker is replaced. Workers die with
 their parent.
 
@@ -39,20 +40,16 @@ from eamp.checks import integer
 from eamp.data.loading import load_dataset, num_splits
 from eamp.device import worker_device
 from eamp.errors import Incomplete
-from eamp.io import write_json_atomic
+from eamp.io import owner_only, write_json_atomic
 from eamp.models.registry import get_model_spec
 from eamp.runs.executor import ExecutorConfig, run_jobs, worker_index
-from eamp.runtime import defer_exit
+from eamp.runs.storage import hand_over_password, make_storage, storage_url
+from eamp.runtime import alive, defer_exit
 from eamp.training.config import TrainConfig
 from eamp.training.loop import train
 
-__all__ = ["TuneConfig", "TuneIncomplete", "best_config", "make_storage", "suggest", "tune"]
+__all__ = ["TuneConfig", "TuneIncomplete", "best_config", "suggest", "tune"]
 
-HEARTBEAT_INTERVAL = 5
-# seconds of silence after which a database trial counts as dead (env override for tests)
-GRACE_PERIOD = int(os.environ.get("EAMP_TUNE_GRACE_PERIOD", "20"))
-# seconds after which a journal file's lock is taken to be a dead writer's
-JOURNAL_GRACE = 5
 # seconds after which a running trial that never recorded its host and process is taken to
 # be a dead worker's: a live one records them first thing (a database lock waits 60 s at most)
 UNCLAIMED_AFTER = 600
@@ -82,7 +79,8 @@ class TuneConfig:
         base (TrainConfig): what is not searched (model, dataset, depth, hidden, split...).
         trials (int): finished trials to add in this run, shared by the workers.
         storage (str, optional): Optuna storage URL or journal file (default: SQLite in the
-            output folder).
+            output folder); a database password goes in the database's own place
+            (:mod:`eamp.runs.storage`), not in the URL.
         study (str, optional): study name (default: ``<model>-<dataset>-L<depth>``).
         workers (int): local processes on the same study. (default: ``1``)
         seeds (int): seeds averaged per trial (a multi-split dataset with
@@ -118,42 +116,6 @@ class TuneConfig:
         return self.study or f"{b.model}-{b.dataset}-L{b.depth}"
 
 
-def _storage_url(storage: str | None, out: Path) -> str:
-    return storage or f"sqlite:///{(out / 'study.db').resolve()}"
-
-
-def _is_journal(url: str) -> bool:
-    return url.startswith("journal:") or url.endswith((".log", ".journal"))
-
-
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """A storage for ``url``: a journal file, or a database with a heartbeat. A URL that
-    cannot be opened is a ``ValueError`` naming it."""
-    try:
-        return _make_storage(url)
-    except Exception as error:  # SQLAlchemy, drivers and the file system raise many kinds
-        raise ValueError(f"storage: cannot open {url!r} ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else ''})") from error
-
-
-def _make_storage(url: str) -> optuna.storages.BaseStorage:
-    if _is_journal(url):
-        path = url.removeprefix("journal:")
-        # a writer holds the file's lock for one append: a lock older than a few seconds
-        # belongs to a killed worker (Optuna's default waits 30 s before breaking it)
-        lock = optuna.storages.journal.JournalFileSymlinkLock(path, grace_period=JOURNAL_GRACE)
-        backend = optuna.storages.journal.JournalFileBackend(path, lock_obj=lock)
-        return optuna.storages.JournalStorage(backend)
-    with warnings.catch_warnings():
-        # the heartbeat is what fails a killed worker's trial; Optuna calls it experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=GRACE_PERIOD,
-            engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite")
-            else None,
-        )
-
-
 def _open_study(config: TuneConfig, url: str) -> optuna.Study:
     return optuna.create_study(
         study_name=config.study_name(), storage=make_storage(url), direction="maximize",
@@ -176,7 +138,7 @@ def _fail_orphans(study: optuna.Study) -> None:
         unclaimed = pid is None and start is not None and (
             datetime.datetime.now(start.tzinfo) - start).total_seconds() >= UNCLAIMED_AFTER
         if unclaimed or (trial.user_attrs.get("host") == host and pid is not None
-                         and not _alive(int(pid))):
+                         and not alive(int(pid))):
             try:  # skips a trial already finished; the storage refuses one finished since
                 study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
             except optuna.exceptions.UpdateFinishedTrialError:
@@ -195,21 +157,6 @@ def _count(study: optuna.Study, run: str) -> tuple[int, int]:
         elif t.state != TrialState.FAIL or "error" in t.user_attrs:
             finished += 1
     return finished, running
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc: trust the signal
 
 
 def objective_for(config: TuneConfig, on_start: Callable[[], None] | None = None,
@@ -323,24 +270,31 @@ def tune(config: TuneConfig, out: Path, executor: ExecutorConfig | None = None) 
     journal file on a shared file system or a database server. A worker killed mid-trial
     has its trial failed and is replaced, so the study still gains ``config.trials``
     finished trials; if workers keep dying, :class:`TuneIncomplete` says how many finished,
-    and the same command adds the rest."""
+    and the same command adds the rest. ``out`` and everything written into it are its
+    owner's only (0700 folders, 0600 files): a job file holds the tuning's settings."""
     executor = executor or ExecutorConfig()
-    url = _storage_url(config.storage, out)
+    url = storage_url(config.storage, out)
     if executor.kind == "slurm" and url.startswith("sqlite"):
         raise ValueError(f"storage: SLURM jobs on other machines cannot share the SQLite file "
                          f"{url!r}; use a journal file on a shared file system "
                          "(journal:PATH) or a database URL")
-    out.mkdir(parents=True, exist_ok=True)
-    _fail_orphans(_open_study(config, url))  # create it once, before the workers race to
-    count = min(config.workers, config.trials)
-    shares = [config.trials // count + (i < config.trials % count) for i in range(count)]
-    jobs = [_TuneJob(replace(config, trials=share), url, uuid.uuid4().hex) for share in shares]
-    failed = run_jobs(_tune_job, jobs, workers=count, config=executor, folder=out / "jobs",
-                      report=lambda line: None)
-    study = _open_study(config, url)
-    _fail_orphans(study)
-    done = sum(_count(study, job.run)[0] for job in jobs)
-    path = write_outputs(study, config, out)
+    # a password in the URL goes to the workers in their environment, never in a job file
+    url = hand_over_password(url)
+    config = replace(config, storage=url)
+    with owner_only():  # what tuning writes is its owner's only: 0700 folders, 0600 files
+        out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
+        _fail_orphans(_open_study(config, url))  # create it once, before the workers race to
+        count = min(config.workers, config.trials)
+        shares = [config.trials // count + (i < config.trials % count) for i in range(count)]
+        jobs = [_TuneJob(replace(config, trials=share), url, uuid.uuid4().hex)
+                for share in shares]
+        failed = run_jobs(_tune_job, jobs, workers=count, config=executor,
+                          folder=out / "jobs", report=lambda line: None)
+        study = _open_study(config, url)
+        _fail_orphans(study)
+        done = sum(_count(study, job.run)[0] for job in jobs)
+        path = write_outputs(study, config, out)
     if done < config.trials or failed:
         why = failed[0] if failed else "their trials are marked failed"
         raise TuneIncomplete(f"tune: {done} of {config.trials} trials finished; workers kept "
