@@ -180,7 +180,8 @@ def test_a_long_run_in_the_pool_says_how_far_it_is(tmp_path, monkeypatch, capsys
     from eamp.training import TrainConfig
 
     config = TrainConfig(model="gcn", dataset="grid", depth=2, hidden=8, epochs=3, patience=3)
-    job = (RunSpec("standard", config), str(tmp_path / "result.json"))
+    # force: trained both times
+    job = (RunSpec("standard", config), str(tmp_path / "result.json"), True)
     module._train_one(job)  # a run shorter than HEARTBEAT_S says nothing until it ends
     assert capsys.readouterr().out == ""
     monkeypatch.setattr(module, "HEARTBEAT_S", 0.0)

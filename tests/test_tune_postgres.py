@@ -145,8 +145,21 @@ def test_a_storage_that_cannot_be_opened_is_one_line_without_its_password(tmp_pa
     err = capsys.readouterr().err
     assert PASSWORD not in err
     errors = [line for line in err.splitlines() if line.startswith("eamp: error: ")]
-    assert len(errors) == 1 and "alice:***@127.0.0.1:1/db" in errors[0]
-    assert "PGPASSWORD" in err  # the warning names the safer ways
+    assert len(errors) == 1 and "cannot open 'postgresql+psycopg://alice@127.0.0.1:1/db'" \
+        in errors[0]
+    warned = [line for line in err.splitlines() if line.startswith("eamp: warning: storage")]
+    # the warning shows the URL masked and names the safer ways
+    assert len(warned) == 1 and "alice:***@127.0.0.1:1/db" in warned[0]
+    assert "PGPASSWORD" in warned[0] and "~/.pgpass" in warned[0]
+
+
+def test_a_url_that_cannot_be_opened_is_named_with_its_password_masked():
+    from eamp.runs.storage import make_storage
+
+    with pytest.raises(ValueError) as raised:
+        make_storage(f"postgresql+psycopg://alice:{PASSWORD}@127.0.0.1:1/db")
+    assert PASSWORD not in str(raised.value) and "alice:***@127.0.0.1:1/db" in str(raised.value)
+    assert raised.value.__cause__ is None  # no chained error that would show it
 
 
 def test_a_password_in_the_url_reaches_no_file_and_what_tune_writes_is_private(

@@ -65,8 +65,12 @@ def without_password(url: str) -> tuple[str, str | None]:
     parsed = _parsed(url)
     if parsed is None or parsed.password is None:
         return url, None
-    return (parsed.set(password=None).render_as_string(hide_password=False),
-            str(parsed.password))
+    from sqlalchemy.engine import URL
+
+    # URL.set(password=None) keeps the password (None means "unchanged"): built anew
+    bare = URL.create(parsed.drivername, username=parsed.username, host=parsed.host,
+                      port=parsed.port, database=parsed.database, query=parsed.query)
+    return bare.render_as_string(hide_password=False), str(parsed.password)
 
 
 def hand_over_password(url: str) -> str:
