@@ -3,7 +3,7 @@ and two argument errors, each run ``--repeats`` times in a fresh process; prints
 
     python benchmarks/cli_startup.py [--repeats 5]
 
-The target (issue 17) is under 0.5 s each: none of these imports PyTorch.
+The target is under 0.5 s each: none of these imports PyTorch.
 """
 
 from __future__ import annotations

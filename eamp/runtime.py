@@ -1,6 +1,6 @@
 """How many threads eamp's processes use, so that runs side by side share the cores instead of
 fighting over them (two processes with as many threads as cores each slowed one another
-about 20x here, where sharing fairly costs 2x)."""
+about 20x on a 2-core machine, where sharing fairly costs 2x)."""
 
 from __future__ import annotations
 

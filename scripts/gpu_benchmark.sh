@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `eamp benchmark` on a GPU machine whose python3 already holds torch and PyG (such as the
-# H200 image this project is sometimes lent), from this checkout with nothing installed, for at
+# `eamp benchmark` on a GPU machine whose python3 already holds torch and PyG (a GPU
+# image with PyTorch and PyG installed), from this checkout with nothing installed, for at
 # most MINUTES, its run store packed into one file to bring back:
 #
 #   bash scripts/gpu_benchmark.sh MINUTES STORE PACK [eamp benchmark arguments]

@@ -1,4 +1,4 @@
-"""Model selection, ROC AUC, presets, G2's layers and ``eamp benchmark`` (issue 14)."""
+"""Model selection, ROC AUC, presets, G2's layers and ``eamp benchmark``."""
 
 import csv
 import itertools
@@ -235,7 +235,7 @@ def test_benchmark_config_is_checked():
 
 @pytest.mark.parametrize("conv", ["gcn", "sage"])
 def test_residual_gcn_and_sage_blocks_are_platonovs_formula(conv):
-    """Both aggregations are sparse products (the sage mean too, since stop 31): the model's
+    """Both aggregations are sparse products (the sage mean too): the model's
     output and its gradient equal the dense formula's in float64, on a graph with a one-way
     edge (3 -> 0: a mean over in-neighbours) and an isolated node (its mean is zero)."""
     from torch_geometric.nn.conv.gcn_conv import gcn_norm

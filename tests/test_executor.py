@@ -1,4 +1,4 @@
-"""Runs through submitit's local executor (issue 16): real subprocesses, a job killed
+"""Runs through submitit's local executor: real subprocesses, a job killed
 mid-run, the sweep completed by a second invocation with nothing trained twice."""
 
 import os

@@ -202,7 +202,7 @@ def test_entropic_backbone_is_its_base_plus_the_entropy_step(name, base):
                                   "entropic_gcnii", "g2", "entropic_g2", "resgnn"])
 def test_checkpointing_gives_the_same_gradients_with_dropout(name):
     """Each layer recomputed in the backward pass draws the same dropout masks: the
-    gradients equal those without checkpointing (issue 16: to 1e-6)."""
+    gradients equal those without checkpointing (to 1e-6)."""
     torch.manual_seed(0)
     edge_index = to_undirected(torch.randint(0, 20, (2, 60)), num_nodes=20)
     x, y = torch.randn(20, 6), torch.randint(0, 3, (20,))

@@ -1,4 +1,4 @@
-"""The entropy study (issue 15): paired intervals, the quick suite end to end, resumption."""
+"""The entropy study: paired intervals, the quick suite end to end, resumption."""
 
 import csv
 import math

@@ -38,7 +38,7 @@ class Published:
     mean: float
     std: float | None
     source: str
-    verified: bool = True  # checked against the paper or its authors' code here
+    verified: bool = True  # checked against the paper or its authors' code
 
 
 @dataclass(frozen=True)
@@ -399,7 +399,7 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int,
         lines.append("")
     lines += ["## Sources and known differences", ""]
     for r in rows:
-        check = "" if r["verified"] else " (not verified against the paper here)"
+        check = "" if r["verified"] else " (not verified against the paper)"
         note = f" Known difference: {r['note']}." if r["note"] else ""
         lines.append(f"- {r['case']}: preset `{r['preset']}`; published: {r['source']}"
                      f"{check}.{note}")

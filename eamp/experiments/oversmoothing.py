@@ -60,7 +60,7 @@ def oversmoothing_rows(config: OversmoothingConfig) -> list[dict]:
     """Tidy rows ``{model, seed, layer, energy}``; layer 0 is the input."""
     threads = torch.get_num_threads()
     # 100-node tensors gain nothing from CPU threads, and with another busy process on the
-    # cores, spinning worker threads slowed this loop down 100-fold (seen here)
+    # cores, spinning worker threads slowed this loop down 100-fold (seen on a 2-core CPU)
     torch.set_num_threads(1)
     try:
         return _rows(config)

@@ -217,7 +217,7 @@ def _heartbeat(label: str, epochs: int) -> Callable[[int, float], None]:
 
 
 # a run in progress saves its training state beside its result.json this often, so that a
-# killed sweep (a session's end, a SLURM time limit) continues its runs where they were
+# killed sweep (a machine's end, a SLURM time limit) continues its runs where they were
 STATE_EVERY_S = 60.0
 
 

@@ -99,8 +99,7 @@ class TuneConfig:
     only: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        # checked here, where both tune() and tune_jobs() (which splits the trials by the
-        # workers) get it
+        # checked here, where tune() (which splits the trials by the workers) gets it
         for name in ("trials", "workers", "seeds"):
             integer(name, getattr(self, name), low=1)
         if self.only is not None:
