@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv and installs eamp with its test tools; a second call only checks a stamp.
+# Creates .venv and installs eamp with its test and documentation tools; a second call only checks a stamp.
 # Sourced by scripts/main.sh and scripts/test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +15,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     # torch first, pinned, so that nothing afterwards can resolve it to a CUDA build
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check torch==2.13.0
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+        -c "$ROOT/constraints.txt" -e "$ROOT[test,docs]"
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (and ruff), setting up .venv on first use.
+# Runs the whole test suite (ruff, the import layering, the documentation build, pytest),
+# setting up .venv on first use.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
@@ -16,4 +17,6 @@ fi
 cd "$ROOT"
 ruff check eamp tests benchmarks examples
 lint-imports  # the layering of eamp's packages (pyproject.toml, [tool.importlinter])
+# the documentation, warnings as errors (its API reference imports every module it documents)
+sphinx-build -W --keep-going -q -b html docs docs/_build/html
 python -m pytest "$@"

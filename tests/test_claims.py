@@ -57,8 +57,9 @@ def test_a_run_held_by_a_live_process_is_skipped_and_named(tmp_path, capsys):
     tally = run_all(specs, tmp_path, workers=1, force=False)
     assert (tally.trained, tally.done) == (2, 0)
     assert tally.held == {f"{socket.gethostname()}:{os.getpid()}": 1}
-    assert f"1 held by {socket.gethostname()}:{os.getpid()}, not waited for" in \
-        capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"1 held by {socket.gethostname()}:{os.getpid()}, not waited for" in out
+    assert "[3/3]" in out and f"held by {socket.gethostname()}" in out  # each run said
     held.release()
     assert not claim_path(tmp_path / specs[1].relpath).exists()
     tally = run_all(specs, tmp_path, workers=1, force=False)

@@ -226,7 +226,9 @@ def suite_names() -> list[str]:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """Args:
+    """What ``eamp benchmark`` runs and where.
+
+    Args:
         suite (str): a name in :data:`SUITES`.
         count (int, optional): seeds or splits per case (default: each case's own).
         workers (int): training processes. (default: ``1``)

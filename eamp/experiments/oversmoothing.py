@@ -24,7 +24,9 @@ ENERGY_COLUMNS = ("model", "seed", "layer", "energy")
 
 @dataclass(frozen=True)
 class OversmoothingConfig:
-    """Args:
+    """Figure 2's grid: which untrained models, how deep and wide, how many seeds.
+
+    Args:
         models (tuple of str): registry names, each built with its registry entry's
             ``grid_options``. (default: the models of ``eamp reproduce``)
         layers (int): depth of each network. (default: ``1000``)

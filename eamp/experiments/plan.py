@@ -20,7 +20,9 @@ PROTOCOL_CHOICES = ("paper", "standard", "both")
 
 @dataclass(frozen=True)
 class ReproduceConfig:
-    """Args:
+    """What ``eamp reproduce`` runs and where.
+
+    Args:
         quick (bool): depths 4 and 16, width 64, one seed, at most 30 epochs, a 200-layer
             grid with 2 seeds; Figure 3 from the depth-16 models. (default: ``False``)
         seeds (int, optional): seeds of the standard protocol. (default: 10, quick 1)

@@ -147,7 +147,9 @@ class DeepGNN(Module):
     def forward(
         self, x: Tensor, edge_index: Tensor, *, return_hidden: bool = False
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        """Args:
+        """The logits (and, if asked, the hidden states) of every node.
+
+        Args:
             x (Tensor): ``[n, in_channels]`` node features.
             edge_index (LongTensor): ``[2, E]`` undirected edges without self-loops.
             return_hidden (bool): also return the ``num_layers + 1`` hidden states.

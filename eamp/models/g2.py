@@ -178,11 +178,12 @@ class EntropicG2(G2):
     (:meth:`~eamp.nn.EntropicConv.entropy_step`).
 
     Args:
-        in_channels, hidden_channels, num_layers, out_channels, dropout, input_dropout, p,
-        gate_conv, conv: as :class:`G2`.
-        entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`G2`.
+        dropout, input_dropout, p, gate_conv, conv: as :class:`G2`.
+        entropy_weight, temperature: as :class:`~eamp.models.EntropicGCN` (default
+            :math:`\lambda = 1`, :math:`T = 10`).
+        learn_entropy_weight, learn_temperature, detach: as :class:`~eamp.models.EntropicGCN`.
         schedule, schedule_gain, normalize: as :class:`~eamp.models.EntropicGCN`.
-            (default: :math:`\lambda = 1`, :math:`T = 10`)
     """
 
     def __init__(

@@ -128,8 +128,8 @@ class EntropicGCN(GCN):
             :data:`~eamp.nn.options.ENTROPY_WEIGHT`, ``1.0``)
         temperature (float): :math:`T`. (default: :data:`~eamp.nn.options.TEMPERATURE`,
             ``10.0``, the paper's choice on Cora)
-        learn_entropy_weight, learn_temperature, detach, gradient_at, schedule,
-        schedule_gain, normalize: as :class:`~eamp.nn.EntropicConv`.
+        learn_entropy_weight, learn_temperature, detach: as :class:`~eamp.nn.EntropicConv`.
+        gradient_at, schedule, schedule_gain, normalize: as :class:`~eamp.nn.EntropicConv`.
     """
 
     def __init__(

@@ -131,11 +131,13 @@ class EntropicGCNII(GCNII):
     (not pushed by the entropy). Every layer keeps the width, so every layer is entropic.
 
     Args:
-        in_channels, hidden_channels, num_layers, out_channels, dropout, alpha, theta,
-        conv_weight_decay: as :class:`GCNII`.
-        entropy_weight, temperature, learn_entropy_weight, learn_temperature, detach,
-        gradient_at, schedule, schedule_gain, normalize: as
-        :class:`~eamp.models.EntropicGCN`. (default: :math:`\lambda = 1`, :math:`T = 10`)
+        in_channels, hidden_channels, num_layers, out_channels: as :class:`GCNII`.
+        dropout, alpha, theta, conv_weight_decay: as :class:`GCNII`.
+        entropy_weight, temperature: as :class:`~eamp.models.EntropicGCN` (default
+            :math:`\lambda = 1`, :math:`T = 10`).
+        learn_entropy_weight, learn_temperature, detach, gradient_at: as
+            :class:`~eamp.models.EntropicGCN`.
+        schedule, schedule_gain, normalize: as :class:`~eamp.models.EntropicGCN`.
     """
 
     def __init__(

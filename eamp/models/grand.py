@@ -316,8 +316,9 @@ class EntropicGRAND(GRAND):
     with :math:`\nabla S` from :func:`eamp.entropy.entropy_gradient` on the graph prepared
     once per forward pass, detached or not as in :class:`~eamp.nn.EntropicConv`.
 
+    Takes :class:`GRAND`'s arguments, and:
+
     Args:
-        as :class:`GRAND`, and
         entropy_weight (float): :math:`\lambda \ge 0`. (default: the layer's,
             :data:`~eamp.nn.options.ENTROPY_WEIGHT`). Unlike eq. 5, eq. 19 has no factor
             :math:`T`, and :math:`\nabla S \approx \frac{C}{T} L\mathbf{X}` must outweigh

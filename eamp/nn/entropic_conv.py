@@ -156,7 +156,7 @@ class EntropicConv(Module):
             x (Tensor): node features.
             edge_index (Tensor): the edges given to ``conv`` (and, unless ``entropy_graph`` is
                 given, to the entropy).
-            *args, **kwargs: passed on to ``conv``.
+            args, kwargs: whatever else ``conv`` takes, passed on to it.
             entropy_graph (PreparedGraph, optional): the graph of the entropy.
             reference_entropy (Tensor, optional): :math:`S_0` for the adaptive schedule;
                 without it the schedule leaves :math:`\\lambda` unchanged.

@@ -39,7 +39,9 @@ EXECUTORS = ("pool", "local", "slurm")
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """Args:
+    """Where jobs execute.
+
+    Args:
         kind (str): ``"pool"``, ``"local"`` or ``"slurm"`` (see the module). (default:
             ``"pool"``)
         timeout_min (int): a submitit job's time limit in minutes. (default: ``240``)

@@ -164,8 +164,12 @@ def _dispatch(specs: list[RunSpec], out: Path, workers: int, force: bool,
     held: list[tuple[RunSpec, str]] = []
     by_path = {str(out / spec.relpath): spec for spec in specs}
 
+    count = 0
+
     def report(outcome: tuple[str, str, str]) -> None:
+        nonlocal count
         status, path, line = outcome
+        count += 1
         bar.update(1)
         if status == "trained":
             tally.trained += 1
@@ -175,7 +179,7 @@ def _dispatch(specs: list[RunSpec], out: Path, workers: int, force: bool,
             held.append((by_path[path], line))
             line = f"{by_path[path].label()}: held by {line}"
         # through the bar on a terminal, so that the line does not tear it
-        (bar.write if not bar.disable else _log)(f"[{bar.n}/{len(specs)}] {line}")
+        (bar.write if not bar.disable else _log)(f"[{count}/{len(specs)}] {line}")
 
     failed = run_jobs(_train_one, [(spec, path, force) for path, spec in by_path.items()],
                       workers=workers, config=executor, folder=out / "jobs", report=report)

@@ -75,7 +75,9 @@ def suggest(trial: Trial, model: str, only: tuple[str, ...] | None = None
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """Args:
+    """A tuning: what is searched, for how many trials, where the study lives.
+
+    Args:
         base (TrainConfig): what is not searched (model, dataset, depth, hidden, split...).
         trials (int): finished trials to add in this run, shared by the workers.
         storage (str, optional): Optuna storage URL or journal file (default: SQLite in the
