@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset("cora", args.data_dir)
     torch.manual_seed(0)
-    model = GCN(data.num_features, 256, args.layers, 64, out_channels=7)
+    model = GCN(data.num_features, 64, args.layers, out_channels=7)
     show("untrained", layer_metrics(model, data.x, data.edge_index))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     for _ in range(100):

@@ -96,7 +96,7 @@ def test_layer_metrics_measures_pygs_own_models_and_eamps():
     torch.manual_seed(0)
     edge_index = to_undirected(torch.randint(0, 12, (2, 30)), num_nodes=12)
     x = torch.randn(12, 5)
-    rows = layer_metrics(GCN(5, 256, 3, 8), x, edge_index)
+    rows = layer_metrics(GCN(5, 8, 3), x, edge_index)
     assert [r["layer"] for r in rows] == [0, 1, 2, 3]
     assert [r["module"] for r in rows] == ["input", "convs.0", "convs.1", "convs.2"]
     assert rows[0]["energy"] == pytest.approx(paper_energy(x, edge_index))

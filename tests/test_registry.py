@@ -32,9 +32,9 @@ from eamp.training import TrainConfig, train
 class TanhGCN(GCN):
     """A GCN with tanh after its hidden layers and a learnable-free gain on them."""
 
-    def __init__(self, in_channels: int, out_channels: int, depth: int,
-                 hidden_channels: int = 16, dropout: float = 0.0, gain: float = 1.0) -> None:
-        super().__init__(in_channels, out_channels, depth, hidden_channels, dropout)
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: int, dropout: float = 0.0, gain: float = 1.0) -> None:
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
         self.gain = gain
 
     def activate(self, index: int, x: Tensor) -> Tensor:
@@ -177,3 +177,15 @@ def test_lazy_packages_export_every_name_they_list(package):
         assert getattr(module, name) is not None
     with pytest.raises(AttributeError, match="no attribute"):
         module.nope  # noqa: B018
+
+
+def test_a_model_must_take_pygs_arguments_in_pygs_order():
+    class OldOrder(GCN):
+        def __init__(self, in_channels: int, out_channels: int, num_layers: int,
+                     hidden_channels: int, dropout: float = 0.0) -> None:
+            super().__init__(in_channels, hidden_channels, num_layers, out_channels, dropout)
+
+    with pytest.raises(ValueError, match="must take PyG's arguments first, in_channels, "
+                       "hidden_channels, num_layers, out_channels, dropout; it takes "
+                       "in_channels, out_channels"):
+        ModelSpec("old_order", OldOrder, TrainDefaults(0.01, 0.0, 0.0, 1, 1), "old")

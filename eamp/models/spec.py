@@ -125,6 +125,11 @@ class ModelSpec:
         cls = self.model_class
         if not (isinstance(cls, type) and issubclass(cls, DeepGNN)):
             raise ValueError(f"cls: expected a DeepGNN subclass, got {cls!r}")
+        first = [name for name in inspect.signature(cls.__init__).parameters
+                 if name != "self"][:len(COMMON_ARGS)]
+        if first != list(COMMON_ARGS):
+            raise ValueError(f"cls: {cls.__name__} must take PyG's arguments first, "
+                             f"{', '.join(COMMON_ARGS)}; it takes {', '.join(first)}")
         unknown = ({p.name for p in self.search_space if not p.training}
                    | {option for option, _ in self.flags.values()}) - set(self.options())
         if unknown:
