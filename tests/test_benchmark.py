@@ -186,8 +186,9 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
     assert {r["n"] for r in _rows(tmp_path / "benchmark.csv")} == {"0"}
     md = (tmp_path / "benchmark.md").read_text()
     assert "| not run (0 of 2) |" in md
-    # the command as a shell takes it back: the case name quoted
-    assert f"Command: `eamp {' '.join(report[:-1])} 'Texas, 2 layers'`." in md
+    # how to rebuild it, and nothing that changes from one rebuild to the next
+    assert "`eamp benchmark --suite fidelity-quick --out <this folder> --report`" in md
+    assert "The runs were trained with none stored." in md
     assert main(argv) == 0
     rows = _rows(tmp_path / "benchmark.csv")
     assert [r["case"] for r in rows] == [c.name for c in SUITES["fidelity-quick"]]
@@ -216,10 +217,12 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
                                                         str(round(max(seconds))))
         assert row["ran_on"].startswith("cpu, ") and "thread" in row["ran_on"]
     assert [p.stat().st_mtime_ns for p in results] == stamps
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "trained with eamp " in md  # the versions the runs record
     (tmp_path / "benchmark.csv").unlink()
-    assert main([*argv, "--report"]) == 0  # the same table, read back from the store
+    assert main([*argv, "--report"]) == 0  # the same tables, read back from the store
     assert _rows(tmp_path / "benchmark.csv") == rows
-    assert "trained 0 run(s)" in (tmp_path / "benchmark.md").read_text()
+    assert (tmp_path / "benchmark.md").read_text() == md
 
 
 def test_benchmark_config_is_checked():
@@ -372,7 +375,7 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
                  run_min=15.05),
             dict(base, case="all", n=10, mean=73.0, std=1.0, run_s_min=60, run_s_max=66,
                  run_min=10.5, ran_on="NVIDIA H100; cpu, 2 threads")]
-    text = _markdown(BenchmarkConfig(suite="fidelity"), rows, 0, 0.0, "", {})
+    text = _markdown(BenchmarkConfig(suite="fidelity"), rows, "")
     assert "| one | accuracy | 74.00 (1 of 10) |" in text and "nan" not in text
     assert "| 40.75 ± 5.17 (4 of 10) |" in text and "yes so far (4 of 10) |" in text
     assert "| 73.00 ± 1.00 (10) |" in text and text.count("so far") == 2
@@ -385,7 +388,7 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
                    within=False, run_s_min=1, run_s_max=2, run_min=0.2),
               dict(base, case="lower", n=3, mean=50.0, std=1.0, difference=-23.4, within=False,
                    finding="the settings differ", run_s_min=1, run_s_max=2, run_min=0.1)]
-    text = _markdown(BenchmarkConfig(suite="fidelity"), rows + missed, 0, 0.0, "", {})
+    text = _markdown(BenchmarkConfig(suite="fidelity"), rows + missed, "")
     assert "| **MISSED** |" in text and "| **MISSED** so far (3 of 10) |" in text
     section = text.split("## Missed targets: what was found")[1].split("## Sources")[0]
     assert section.strip().splitlines() == ["- low (-13.40): no cause found yet.",
@@ -457,9 +460,10 @@ def test_committed_fidelity_runs_are_current_and_their_table_is_theirs(tmp_path)
     assert not stale, f"runs made with other settings than their case's now: {stale[:3]}"
     shutil.copytree(RESULTS, tmp_path / "fidelity")
     benchmark(BenchmarkConfig("fidelity", device="cpu", train=False), tmp_path / "fidelity")
-    assert _rows(tmp_path / "fidelity" / "benchmark.csv") == _rows(RESULTS / "benchmark.csv"), (
-        "results/fidelity/benchmark.csv is not the table of its runs: rebuild it with "
-        "`eamp benchmark --suite fidelity --out results/fidelity --report`")
+    for name in ("benchmark.csv", "benchmark.md"):  # byte for byte
+        assert (tmp_path / "fidelity" / name).read_text() == (RESULTS / name).read_text(), (
+            f"results/fidelity/{name} is not the table of its runs: rebuild it with "
+            "`eamp benchmark --suite fidelity --out results/fidelity --report`")
 
 
 @pytest.mark.parametrize("suite", list(SUITES))

@@ -5,7 +5,6 @@ command runs, so that ``--help`` and a bad argument are answered at once."""
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -174,8 +173,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         return 0
     if not args.report:
         runs_here(config.device, config.precision)
-    command = shlex.join(["eamp", *args.argv])  # quoted: a case name holds spaces
-    report = benchmark(config, output_folder(args.out), command=command)
+    report = benchmark(config, output_folder(args.out))
     print(f"benchmark: {report}")
     return 0
 

@@ -12,7 +12,6 @@ target is a floor). A row that misses stays, marked, with what is known about wh
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from eamp.models.registry import get_preset
 from eamp.runs.executor import ExecutorConfig
 from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds
 from eamp.training.config import TrainConfig
-from eamp.training.result import read_result, versions
+from eamp.training.result import read_result
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -274,18 +273,19 @@ class BenchmarkConfig:
         return selected(case.name, self.cases, self._names())
 
 
-def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
-    """Runs what is not done yet and writes ``benchmark.csv`` and ``benchmark.md``."""
+def benchmark(config: BenchmarkConfig, out: Path) -> Path:
+    """Runs what is not done yet and writes ``benchmark.csv`` and ``benchmark.md``, both a
+    function of the runs stored in ``out`` alone (so that ``--report`` rebuilds them byte for
+    byte from a committed store)."""
     import numpy as np
 
-
-    started = time.perf_counter()
     cases = SUITES[config.suite]
     plan = [(case, [RunSpec(case.preset, c) for c in case.configs(
         config.count, config.data_dir, config.device, config.precision)]) for case in cases]
-    trained = run_all([spec for case, specs in plan if config.selected(case)
-                       for spec in specs], out, workers=config.workers, force=config.force,
-                      executor=config.executor, wait=config.wait).trained if config.train else 0
+    if config.train:
+        run_all([spec for case, specs in plan if config.selected(case) for spec in specs],
+                out, workers=config.workers, force=config.force, executor=config.executor,
+                wait=config.wait)
     rows = []
     for case, specs in plan:
         done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]
@@ -311,10 +311,21 @@ def benchmark(config: BenchmarkConfig, out: Path, command: str = "") -> Path:
             "ran_on": "; ".join(sorted({_ran_on(result) for result in results})),
         })
     write_csv(out / "benchmark.csv", rows, COLUMNS)
-    wall = time.perf_counter() - started
-    md = _markdown(config, rows, trained, wall, command, versions())
-    write_text_atomic(out / "benchmark.md", md)
+    stored = [read_result(out / spec.relpath) for _, specs in plan for spec in specs
+              if is_done(spec, out / spec.relpath, quiet=True)]
+    write_text_atomic(out / "benchmark.md", _markdown(config, rows, run_versions(stored)))
     return out / "benchmark.md"
+
+
+def run_versions(results: list[Mapping[str, Any]]) -> str:
+    """The package versions the runs ``results`` were trained with, each package's distinct
+    versions in order: ``eamp 0.1.0, torch 2.13.0+cpu, ...``."""
+    found: dict[str, set[str]] = {}
+    for result in results:
+        for package, version in result.get("versions", {}).items():
+            found.setdefault(package, set()).add(str(version))
+    return ", ".join(f"{package} {' / '.join(sorted(versions))}"
+                     for package, versions in found.items()) or "none stored"
 
 
 def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[PlanRow]:
@@ -351,17 +362,16 @@ def _ran_on(result: Mapping[str, Any]) -> str:
     return str(env.get("device_name") or env.get("device"))
 
 
-def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], trained: int, wall: float,
-              command: str, versions: dict[str, str]) -> str:
+def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], versions: str) -> str:
     quick = config.suite.endswith("-quick")
     lines = [f"# eamp benchmark: {config.suite}", ""]
     if quick:
         lines += ["**Quick suite: shallow, short runs for the tests. Its numbers are not "
                   "comparable with the published ones.**", ""]
     lines += [
-        f"Command: `{command or 'eamp benchmark --suite ' + config.suite}`. This invocation "
-        f"trained {trained} run(s) in {wall / 60:.1f} min; versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        f"Built from the runs stored under `runs/` beside this file, and rebuilt from them by "
+        f"`eamp benchmark --suite {config.suite} --out <this folder> --report`. The runs were "
+        f"trained with {versions}.",
         "",
         "Ours: test score at the epoch the preset selects (accuracy in %, ROC AUC x 100), mean "
         "± sample std over n seeds or fixed splits. Target: within one published std of the "
