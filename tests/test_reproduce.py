@@ -48,6 +48,24 @@ def test_quick_reproduction_writes_every_artifact(quick_run):
     assert max(int(r["layer"]) for r in energy) == 16
 
 
+def test_the_report_is_rebuilt_byte_for_byte_from_the_stored_runs(quick_run, data_root,
+                                                                  tmp_path):
+    """``--report`` trains nothing and writes the same report.md and tables: they are a
+    function of the stored runs (and of Figure 2's stored grid) alone."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(quick_run, copy)
+    for name in ("report.md", "table1.csv", "layer_energy.csv"):
+        (copy / name).unlink()
+    stamps = sorted(p.stat().st_mtime_ns for p in copy.rglob("result.json"))
+    reproduce(ReproduceConfig(quick=True, data_dir=str(data_root), train=False), copy)
+    assert sorted(p.stat().st_mtime_ns for p in copy.rglob("result.json")) == stamps
+    for name in ("report.md", "table1.csv", "layer_energy.csv"):
+        assert (copy / name).read_text() == (quick_run / name).read_text(), name
+    assert "from the 40 of 40 planned training runs" in (copy / "report.md").read_text()
+
+
 def test_quick_report_says_what_it_ran_and_gives_verdicts(quick_run):
     report = (quick_run / "report.md").read_text()
     assert "30 epochs (the paper: 100; capped in this quick run)" in report

@@ -129,8 +129,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                              protocol=args.protocol, force=args.force,
                              data_dir=args.data_dir, tuned=args.tuned,
                              device=args.device or "auto", precision=args.precision or "32",
-                             executor=executor_from_args(args), wait=args.wait)
-    runs_here(config.device, config.precision)
+                             executor=executor_from_args(args), wait=args.wait,
+                             train=not args.report)
+    if config.train:
+        runs_here(config.device, config.precision)
     report = reproduce(config, output_folder(args.out))
     print(f"report: {report}")
     return 0

@@ -217,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--data-dir", help="data root")
     p.add_argument("--tuned", metavar="DIR", help="use the best.json of 'eamp tune' runs")
+    p.add_argument("--report", action="store_true",
+                   help="write the report from the runs stored in DIR and train nothing "
+                   "(a committed store, or runs brought back from a GPU machine or cluster)")
     p.set_defaults(func=cmd_reproduce)
 
 

@@ -25,7 +25,7 @@ from eamp.models.registry import get_preset
 from eamp.runs.executor import ExecutorConfig
 from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds
 from eamp.training.config import TrainConfig
-from eamp.training.result import read_result
+from eamp.training.result import read_result, run_versions
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -315,17 +315,6 @@ def benchmark(config: BenchmarkConfig, out: Path) -> Path:
               if is_done(spec, out / spec.relpath, quiet=True)]
     write_text_atomic(out / "benchmark.md", _markdown(config, rows, run_versions(stored)))
     return out / "benchmark.md"
-
-
-def run_versions(results: list[Mapping[str, Any]]) -> str:
-    """The package versions the runs ``results`` were trained with, each package's distinct
-    versions in order: ``eamp 0.1.0, torch 2.13.0+cpu, ...``."""
-    found: dict[str, set[str]] = {}
-    for result in results:
-        for package, version in result.get("versions", {}).items():
-            found.setdefault(package, set()).add(str(version))
-    return ", ".join(f"{package} {' / '.join(sorted(versions))}"
-                     for package, versions in found.items()) or "none stored"
 
 
 def plan_benchmark(config: BenchmarkConfig, out: Path) -> list[PlanRow]:

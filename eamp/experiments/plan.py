@@ -38,6 +38,8 @@ class ReproduceConfig:
             or SLURM executor). (default: the pool)
         wait (bool): wait for the runs another command is training in the same folder,
             instead of leaving them out of the report. (default: ``False``)
+        train (bool): train what is missing; ``False`` only writes the report from the runs
+            stored (``--report``). (default: ``True``)
     """
 
     quick: bool = False
@@ -51,6 +53,7 @@ class ReproduceConfig:
     precision: str = "32"
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     wait: bool = False
+    train: bool = True
 
     def __post_init__(self) -> None:
         choice("protocol", self.protocol, PROTOCOL_CHOICES)
@@ -93,9 +96,8 @@ class Reproduction:
         energy_rows: Figure 3's tidy rows.
         figure3_protocol: the protocol Figure 3's models were trained under.
         skipped: dataset -> why it was skipped.
-        trained, total_runs: runs trained by this invocation, and planned in all.
-        wall: seconds of wall time of this invocation.
-        versions: package versions.
+        done_runs, total_runs: runs stored (the report's), and planned in all.
+        versions: the package versions the stored runs were trained with.
     """
 
     plan: Plan
@@ -104,8 +106,7 @@ class Reproduction:
     table: list[dict]
     energy_rows: list[dict]
     figure3_protocol: str
-    trained: int
+    done_runs: int
     total_runs: int
-    wall: float
-    versions: dict[str, str]
+    versions: str
     skipped: dict[str, str] = field(default_factory=dict)

@@ -27,7 +27,7 @@ from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
 from eamp.runs.store import is_done, run_all
-from eamp.training.result import read_result, versions
+from eamp.training.result import read_result, run_versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
 
@@ -58,7 +58,7 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
                      epochs=plan.epochs, data_dir=config.data_dir, tuned=tuned,
                      device=config.device, precision=config.precision)
     tally = run_all(runs, out, workers=config.workers, force=config.force,
-                    executor=config.executor, wait=config.wait)
+                    executor=config.executor, wait=config.wait) if config.train else None
     # the runs another process still trains (not waited for) are left out of this report
     results = [(spec, read_result(out / spec.relpath)) for spec in runs
                if is_done(spec, out / spec.relpath, quiet=True)]
@@ -77,9 +77,10 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
 
     report = write_report(out, Reproduction(
         plan=plan, config=config, grid_rows=grid_rows, table=table, energy_rows=energy_rows,
-        figure3_protocol=figure3_protocol, trained=tally.trained, total_runs=len(runs),
-        wall=time.perf_counter() - started, versions=versions(), skipped=skipped))
-    _log(f"{tally.summary()}; report: {report}")
+        figure3_protocol=figure3_protocol, done_runs=len(results), total_runs=len(runs),
+        versions=run_versions([result for _, result in results]), skipped=skipped))
+    done = f"{tally.summary()}; " if tally is not None else ""
+    _log(f"{done}{time.perf_counter() - started:.0f} s; report: {report}")
     return report
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +201,10 @@ def write_report(out: Path, run: Reproduction) -> Path:
     text = [
         "# Reproducing *Entropy Aware Message Passing in Graph Neural Networks*",
         "",
-        f"Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by "
-        f"`eamp reproduce` ({kind} run): {run.total_runs} training runs, {run.trained} trained "
-        f"in this invocation, {run.wall / 60:.1f} min of wall time for this invocation. "
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in run.versions.items()) + ".",
+        f"Built by `eamp reproduce` ({kind} run) from the {run.done_runs} of {run.total_runs} "
+        f"planned training runs stored under `runs/` beside this file; rebuilt from them by "
+        f"`eamp reproduce --out <this folder> --report` with the same options. The runs "
+        f"were trained with {run.versions}.",
         "",
     ]
     if config.quick:

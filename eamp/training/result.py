@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["RESULT_SCHEMA", "RunResult", "SplitResult", "config_differences",
-           "describe_differences", "environment", "read_result", "versions"]
+           "describe_differences", "environment", "read_result", "run_versions", "versions"]
 
 RESULT_SCHEMA = 1
 
@@ -163,3 +163,12 @@ def versions() -> dict[str, str]:
             "python": sys.version.split()[0]}
 
 
+def run_versions(results: list[dict[str, Any]]) -> str:
+    """The package versions the runs ``results`` were trained with, each package's distinct
+    versions in order: ``eamp 0.1.0, torch 2.13.0+cpu, ...``."""
+    found: dict[str, set[str]] = {}
+    for result in results:
+        for package, version in result.get("versions", {}).items():
+            found.setdefault(package, set()).add(str(version))
+    return ", ".join(f"{package} {' / '.join(sorted(versions))}"
+                     for package, versions in found.items()) or "none stored"
