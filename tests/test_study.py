@@ -324,12 +324,13 @@ def test_report_names_the_cells_whose_base_model_collapsed_to_one_class():
                 "entropic_erank": 1.5, "tune_min": 1.0, "runs_min": 1.0, "chance": chance}
 
     report = _report("entropy-core", STUDY_SUITES["entropy-core"],
-                     [row("cora", 31.9 + COLLAPSED, 31.9), row("citeseer", 25.2, 23.1)], 1.0)
+                     [row("cora", 31.9 + COLLAPSED, 31.9), row("citeseer", 25.2, 23.1)])
     line = next(x for x in report.splitlines() if x.startswith("- The base model scores"))
     # at the bound counts as collapsed; 2.1 points above it does not
     assert "cora L64 gcn (base 33.90, entropic 37.90, one class 31.90)" in line
     assert "citeseer" not in line
     assert "| 33.90 ± 1.00 | 37.90 ± 2.00 | 31.90 | +4.00 [1.00, 7.00] | helps |" in report
+    assert "`eamp benchmark --suite entropy-core --out <this folder> --report`" in report
 
 
 def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path, monkeypatch):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -255,7 +254,6 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     suite = STUDY_SUITES[name]
     cases = check_patterns(cases, [cell.name for cell in suite.cells], name)
     n = count or suite.count
-    started = time.perf_counter()
     label = f"study-{name}"
     tuned_now: dict[StudyCell, dict[str, Any]] = {}
     for cell in suite.cells:  # first tune and run the selected cells
@@ -318,7 +316,7 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     plot_depth(rows, out)
     plot_layers(layers, out)
     report = out / "report.md"
-    write_text_atomic(report, report_text(name, suite, rows, time.perf_counter() - started))
+    write_text_atomic(report, report_text(name, suite, rows))
     return report
 
 

@@ -173,7 +173,7 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: float) -> str:
+def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]]) -> str:
     ran = [r for r in rows if r["n"]]
     if suite.preset is None:
         how = (f"Each model of a cell tuned with {suite.trials} trials on validation (width "
@@ -189,7 +189,9 @@ def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]], wall: 
              f"95% t-interval. One class: the best test score of predicting one class for every "
              f"node (the largest class's share of the test nodes; 50 for ROC AUC), mean over "
              f"the runs' splits. Energy, MAD and effective rank: of the last hidden state, "
-             f"mean over the runs. This invocation took {wall / 60:.1f} min.", ""]
+             f"mean over the runs. Built from the studies under `tune/` and the runs under "
+             f"`runs/` beside this file; `eamp benchmark --suite {name} --out <this folder> "
+             f"--report` rebuilds it from them.", ""]
     if suite.epochs is not None:
         lines += [f"**Quick suite: every run capped at {suite.epochs} epochs; not a "
                   "result.**", ""]

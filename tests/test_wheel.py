@@ -1,0 +1,33 @@
+"""The package as a user installs it: ``pip wheel`` builds a wheel from this checkout, which
+installs into a clean virtual environment, imports there and reports its version (``import
+eamp`` needs none of its dependencies, so the clean environment gets none)."""
+
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import eamp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_wheel_builds_installs_imports_and_reports_its_version(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                    "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("eamp-*.whl")
+    assert re.fullmatch(rf"eamp-{re.escape(eamp.__version__)}-py3-none-any\.whl", wheel.name)
+    venv.create(tmp_path / "env", with_pip=True)
+    python = tmp_path / "env" / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--quiet",
+                    "--disable-pip-version-check", str(wheel)], check=True, capture_output=True)
+    shown = subprocess.run([python, "-c", "import eamp; print(eamp.__version__)"],
+                           check=True, capture_output=True, text=True, cwd=tmp_path).stdout
+    assert shown.strip() == eamp.__version__
+    files = subprocess.run([python, "-m", "pip", "show", "--files", "eamp"], check=True,
+                           capture_output=True, text=True).stdout
+    for module in ("eamp/entropy.py", "eamp/cli/__init__.py", "eamp/runs/store.py",
+                   "eamp/training/config.py"):
+        assert module in files, module
