@@ -3,6 +3,7 @@ installs into a clean virtual environment, imports there and reports its version
 eamp`` needs none of its dependencies, so the clean environment gets none)."""
 
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -14,8 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_wheel_builds_installs_imports_and_reports_its_version(tmp_path):
+    # built from a copy: setuptools writes build/ beside the sources it builds
+    source = tmp_path / "source"
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name if source.exists() else _mkdir(source) / name)
+    shutil.copytree(ROOT / "eamp", source / "eamp",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                    "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(ROOT)],
+                    "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
                    check=True, capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("eamp-*.whl")
     assert re.fullmatch(rf"eamp-{re.escape(eamp.__version__)}-py3-none-any\.whl", wheel.name)
@@ -31,3 +38,8 @@ def test_a_wheel_builds_installs_imports_and_reports_its_version(tmp_path):
     for module in ("eamp/entropy.py", "eamp/cli/__init__.py", "eamp/runs/store.py",
                    "eamp/training/config.py"):
         assert module in files, module
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
