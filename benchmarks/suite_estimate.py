@@ -32,6 +32,7 @@ from pathlib import Path
 from statistics import median
 
 from eamp.data import load_dataset
+from eamp.experiments.benchmark import BenchmarkConfig
 from eamp.experiments.study import STUDY_SUITES, plan_study
 from eamp.models.registry import entropic_version
 from eamp.training import TrainConfig, train
@@ -41,7 +42,7 @@ def _rates(folder: Path, suite: str, data_dir: str | None) -> dict[tuple[str, st
     """(dataset, model) -> [per-layer minutes per trial, per-layer minutes per run]."""
     cells = {c.name: c for c in STUDY_SUITES[suite].cells}
     found: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for row in plan_study(suite, folder, data_dir=data_dir):
+    for row in plan_study(BenchmarkConfig(suite, data_dir=data_dir), folder):
         if not (row["trials_done"] and row["runs_done"]):
             continue
         cell = cells[row["cell"]]
@@ -102,7 +103,7 @@ def main() -> None:
                 f"{base} on {near}, x {scale:.2f} (size){note}")
 
     with tempfile.TemporaryDirectory() as empty:  # the target's plan: nothing done yet
-        rows = plan_study(args.suite, Path(empty), data_dir=args.data_dir)
+        rows = plan_study(BenchmarkConfig(args.suite, data_dir=args.data_dir), Path(empty))
     cells = {c.name: c for c in suite.cells}
     by_dataset: dict[str, float] = defaultdict(float)
     print(f"\n{args.suite}: per dataset and model, CPU-hours (rule)")

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from eamp.cli import main
+from eamp.experiments.benchmark import BenchmarkConfig
 from eamp.experiments.study import STUDY_SUITES
 from eamp.experiments.study_report import paired_interval
 from eamp.experiments.suite import PlanRow
@@ -43,7 +44,8 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
             str(data_root)]
     # before anything ran: 2 trials of each model; 2 runs of GCN, 2 of entropic GCN, up to 2
     # of each open proposal and 2 of the entropic GCN with lambda = 0
-    assert study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root)) == [
+    config = BenchmarkConfig("entropy-quick", data_dir=str(data_root))
+    assert study.plan_study(config, tmp_path) == [
         PlanRow("cora L3 gcn", "gcn", 0, 2, 0, 2, 0.0, 0.0),
         PlanRow("cora L3 gcn", "entropic_gcn", 0, 2, 0, 8, 0.0, 0.0)]
     assert main([*argv, "--plan"]) == 0
@@ -100,7 +102,7 @@ def test_entropy_quick_tunes_runs_reports_and_resumes(data_root, tmp_path, capsy
     assert float(rows[0]["runs_min"]) == pytest.approx(
         sum(r["wall_time_s"] for r in paired) / 60)
     assert "Compute stored in this folder" in report
-    plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
+    plan = study.plan_study(BenchmarkConfig("entropy-quick", data_dir=str(data_root)), tmp_path)
     stored = [p for p in tmp_path.rglob("result.json") if "study-entropy-quick" in str(p)]
     assert [(r.trials_done, r.runs_done == r.runs_planned) for r in plan] == [
         (2, True), (2, True)]
@@ -264,13 +266,13 @@ def test_with_slurm_a_cells_tuning_goes_to_jobs_on_a_journal(data_root, tmp_path
     monkeypatch.setattr(study, "tune", fake_tune)
     monkeypatch.setattr(study, "run_all", lambda runs, out, **kw: real_run_all(
         runs, out, **{**kw, "executor": None}))
-    study.run_study("entropy-quick", tmp_path, data_dir=str(data_root),
-                    executor=ExecutorConfig("slurm"))
+    study.run_study(BenchmarkConfig("entropy-quick", data_dir=str(data_root),
+                                    executor=ExecutorConfig("slurm")), tmp_path)
     folder = tmp_path / "tune" / "cora-L3"
     assert handed == [(f"journal:{(folder / m / 'study.log').resolve()}", "slurm", 2)
                       for m in ("gcn", "entropic_gcn")]
     assert not list(folder.rglob("study.db"))
-    plan = study.plan_study("entropy-quick", tmp_path, data_dir=str(data_root))
+    plan = study.plan_study(BenchmarkConfig("entropy-quick", data_dir=str(data_root)), tmp_path)
     assert [r.trials_done for r in plan] == [2, 2]  # read back from the journals
 
 
@@ -349,5 +351,5 @@ def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path
     monkeypatch.setattr(study, "_stored", lambda cell, *a: calls.append(("read", cell.depth)))
     monkeypatch.setattr(study, "_variants", lambda *a: [])
     monkeypatch.setattr(study, "run_all", lambda *a, **k: calls.append(("run", None)))
-    study.run_study("entropy-quick", tmp_path, cases=("cora L3 gcn",))
+    study.run_study(BenchmarkConfig("entropy-quick", cases=("cora L3 gcn",)), tmp_path)
     assert calls == [("tune", 3), ("tune", 3), ("run", None), ("read", 2)]

@@ -139,44 +139,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from eamp.device import check_device, check_precision
-    from eamp.experiments.study_suites import STUDY_SUITES
+    from eamp.experiments.benchmark import BenchmarkConfig
     from eamp.experiments.suite import plan_table
-
-    if args.suite in STUDY_SUITES:
-        from eamp.experiments.study import plan_study, run_study
-
-        device = check_device(args.device or "auto")
-        precision = check_precision(args.precision or "32")
-        if args.plan:
-            print(plan_table(plan_study(args.suite, Path(args.out), data_dir=args.data_dir,
-                                   device=device, precision=precision,
-                                   cases=tuple(args.cases or ()), count=args.seeds), args.out))
-            return 0
-        if not args.report:
-            runs_here(device, precision)
-        out = output_folder(args.out)
-        report = run_study(args.suite, out, workers=args.workers, data_dir=args.data_dir,
-                           device=device, precision=precision, force=args.force,
-                           cases=tuple(args.cases or ()), count=args.seeds,
-                           executor=executor_from_args(args), train=not args.report,
-                           wait=args.wait)
-        print(f"study: {report}")
-        return 0
-    from eamp.experiments.benchmark import BenchmarkConfig, benchmark, plan_benchmark
 
     config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
                              device=args.device or "auto", precision=args.precision or "32",
                              data_dir=args.data_dir, force=args.force,
                              train=not args.report, cases=tuple(args.cases or ()),
                              executor=executor_from_args(args), wait=args.wait)
+    if config.study:  # one config, two runners: the entropy study tunes before it runs
+        from eamp.experiments.study import plan_study as plan
+        from eamp.experiments.study import run_study as run
+    else:
+        from eamp.experiments.benchmark import benchmark as run
+        from eamp.experiments.benchmark import plan_benchmark as plan
     if args.plan:
-        print(plan_table(plan_benchmark(config, Path(args.out)), args.out))
+        print(plan_table(plan(config, Path(args.out)), args.out))
         return 0
-    if not args.report:
+    if config.train:
         runs_here(config.device, config.precision)
-    report = benchmark(config, output_folder(args.out))
-    print(f"benchmark: {report}")
+    report = run(config, output_folder(args.out))
+    print(f"{'study' if config.study else 'benchmark'}: {report}")
     return 0
 
 

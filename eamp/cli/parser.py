@@ -20,7 +20,6 @@ from eamp.device import DEVICES, PRECISIONS
 from eamp.errors import UsageError
 from eamp.experiments.benchmark import suite_names
 from eamp.experiments.plan import PROTOCOL_CHOICES
-from eamp.experiments.study_suites import STUDY_SUITES
 from eamp.models.registry import MODELS, model_names, preset_names, reproduction_models
 from eamp.runs.executor import EXECUTORS
 from eamp.training.config import SELECT
@@ -225,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("benchmark", "baselines in their own papers' protocols beside the published "
             "numbers, and the entropy study", device, precision, cluster, waiting)
-    p.add_argument("--suite", required=True, choices=[*suite_names(), *STUDY_SUITES],
+    p.add_argument("--suite", required=True, choices=suite_names(),
                    help="fidelity: the published cases; fidelity-quick: a few-minute subset; "
                    "entropy: each backbone against its entropic version, tuned alike "
                    "(entropy-core: the cells a small machine can run; entropy-gcnii-paper: "

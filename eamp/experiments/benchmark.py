@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eamp.checks import choice, flag, integer
 from eamp.data.catalog import dataset_metric
 from eamp.device import check_device, check_precision
+from eamp.experiments.study_suites import STUDY_SUITES
 from eamp.experiments.suite import PlanRow, check_patterns, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import get_preset
@@ -220,15 +222,20 @@ COLUMNS = ("case", "model", "preset", "dataset", "depth", "metric", "runs", "n",
 
 
 def suite_names() -> list[str]:
-    return list(SUITES)
+    """Every suite ``eamp benchmark`` runs: the fidelity suites, then the entropy study's."""
+    return [*SUITES, *STUDY_SUITES]
 
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """What ``eamp benchmark`` runs and where.
+    """What ``eamp benchmark`` runs and where, for either kind of suite: the fidelity suites
+    (:data:`SUITES`, run by :func:`benchmark`) and the entropy study's
+    (:data:`~eamp.experiments.study_suites.STUDY_SUITES`, run by
+    :func:`~eamp.experiments.study.run_study`).
 
     Args:
-        suite (str): a name in :data:`SUITES`.
+        suite (str): a name in :data:`SUITES` or
+            :data:`~eamp.experiments.study_suites.STUDY_SUITES`.
         count (int, optional): seeds or splits per case (default: each case's own).
         workers (int): training processes. (default: ``1``)
         device, precision (str): as in :class:`~eamp.training.TrainConfig`.
@@ -236,7 +243,7 @@ class BenchmarkConfig:
         force (bool): retrain finished runs. (default: ``False``)
         train (bool): train what is missing; ``False`` only reports the runs stored.
             (default: ``True``)
-        cases (tuple of str): run only the cases these select
+        cases (tuple of str): run only the cases (a study's cells) these select
             (:func:`~eamp.experiments.suite.selected`: a whole name, or text a name
             contains); the others are reported from the runs already stored, or as not run.
             (default: all)
@@ -258,15 +265,25 @@ class BenchmarkConfig:
     wait: bool = False
 
     def __post_init__(self) -> None:
-        if self.suite not in SUITES:
-            raise ValueError(f"suite: unknown name {self.suite!r}; choose one of "
-                             f"{', '.join(SUITES)}")
+        choice("suite", self.suite, suite_names())
+        if self.count is not None:
+            integer("count", self.count, low=1)
+        integer("workers", self.workers, low=1)
+        for name in ("force", "train", "wait"):
+            flag(name, getattr(self, name))
         object.__setattr__(self, "cases", check_patterns(self.cases, self._names(),
                                                          self.suite))
         object.__setattr__(self, "device", check_device(self.device))
         object.__setattr__(self, "precision", check_precision(self.precision))
 
+    @property
+    def study(self) -> bool:
+        """Whether the suite is one of the entropy study's."""
+        return self.suite in STUDY_SUITES
+
     def _names(self) -> list[str]:
+        if self.study:
+            return [cell.name for cell in STUDY_SUITES[self.suite].cells]
         return [case.name for case in SUITES[self.suite]]
 
     def selected(self, case: Case) -> bool:

@@ -31,6 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from eamp.data.catalog import DATASETS, dataset_metric
+from eamp.experiments.benchmark import BenchmarkConfig
 from eamp.experiments.study_report import (
     COLUMNS,
     ENTROPY_OFF,
@@ -45,7 +46,7 @@ from eamp.experiments.study_report import (
     verdict,
 )
 from eamp.experiments.study_suites import STUDY_SUITES, StudyCell, StudySuite
-from eamp.experiments.suite import PlanRow, check_patterns, selected
+from eamp.experiments.suite import PlanRow, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import entropic_version, get_model_spec
 from eamp.runs.storage import make_storage
@@ -243,16 +244,16 @@ def _selected(cell: StudyCell, cases: tuple[str, ...], suite: StudySuite) -> boo
     return selected(cell.name, cases, [c.name for c in suite.cells])
 
 
-def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = None,
-              device: str = "auto", precision: str = "32", force: bool = False,
-              cases: tuple[str, ...] = (), count: int | None = None,
-              executor: Any = None, train: bool = True, wait: bool = False) -> Path:
-    """Tunes, runs and reports the study suite ``name`` into ``out``; ``cases`` limits it to
-    the cells whose name (``"cora L16 gcn"``) contains one of them (the report keeps every
-    cell, not run ones marked). With ``train=False`` it only reports what ``out`` holds."""
+def run_study(config: BenchmarkConfig, out: Path) -> Path:
+    """Tunes, runs and reports the study suite ``config.suite`` into ``out``;
+    ``config.cases`` limits it to the cells they select (``"cora L16 gcn"``; the report keeps
+    every cell, not run ones marked). With ``config.train`` false it only reports what
+    ``out`` holds."""
+    name, workers, data_dir, device, precision, force, cases, count, executor, train, wait = (
+        config.suite, config.workers, config.data_dir, config.device, config.precision,
+        config.force, config.cases, config.count, config.executor, config.train, config.wait)
     from statistics import mean, stdev
     suite = STUDY_SUITES[name]
-    cases = check_patterns(cases, [cell.name for cell in suite.cells], name)
     n = count or suite.count
     label = f"study-{name}"
     tuned_now: dict[StudyCell, dict[str, Any]] = {}
@@ -320,13 +321,14 @@ def run_study(name: str, out: Path, *, workers: int = 1, data_dir: str | None = 
     return report
 
 
-def plan_study(name: str, out: Path, *, data_dir: str | None = None, device: str = "auto",
-               precision: str = "32", cases: tuple[str, ...] = (),
-               count: int | None = None) -> list[PlanRow]:
+def plan_study(config: BenchmarkConfig, out: Path) -> list[PlanRow]:
     """What :func:`run_study` would train in ``out``, without training: per selected cell and
     model, its tuning trials (finished or pruned / planned) and its runs (done / planned).
     Before a cell is tuned its runs are not known yet; they are counted as planned, with the
     proposal rows' own runs."""
+    name, data_dir, device, precision, cases, count = (
+        config.suite, config.data_dir, config.device, config.precision, config.cases,
+        config.count)
     suite = STUDY_SUITES[name]
     n = count or suite.count
     rows = []
