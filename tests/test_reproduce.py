@@ -207,3 +207,21 @@ def test_a_long_run_in_the_pool_says_how_far_it_is(tmp_path, monkeypatch, capsys
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in lines] == [
         f"  standard grid gcn L=2 seed 0: epoch {k}/3" for k in (1, 2, 3)]
+
+
+def test_the_committed_reproduction_is_the_report_of_its_runs(data_root, tmp_path):
+    """``results/reproduce`` (committed: the paper protocol, Figure 2 at 1000 layers): its
+    report and tables are what ``eamp reproduce --protocol paper --report`` rebuilds from its
+    stored runs, byte for byte."""
+    import shutil
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parent.parent / "results" / "reproduce"
+    assert sorted(committed.rglob("result.json")), f"no committed runs under {committed}"
+    copy = tmp_path / "reproduce"
+    shutil.copytree(committed, copy)
+    reproduce(ReproduceConfig(protocol="paper", data_dir=str(data_root), train=False), copy)
+    for name in ("report.md", "table1.csv", "layer_energy.csv"):
+        assert (copy / name).read_text() == (committed / name).read_text(), (
+            f"results/reproduce/{name} is not the report of its runs: rebuild it with "
+            "`eamp reproduce --protocol paper --out results/reproduce --report`")
