@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["owner_only", "read_csv", "save_torch_atomic", "write_csv", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = ["current_umask", "owner_only", "read_csv", "save_torch_atomic", "write_csv",
+           "write_json_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -36,7 +36,8 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[Any], Any], mode: st
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result is an ordinary file
+        # mkstemp makes 0600; a result is an ordinary file
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as handle:
             write(handle)
         os.replace(tmp, path)
@@ -46,7 +47,8 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[Any], Any], mode: st
     return path
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """This process's umask (reading it means setting it: set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from eamp.cli.settings import (
     config_from_args,
@@ -122,15 +123,21 @@ def cmd_oversmoothing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings ``reproduce`` and ``benchmark`` take alike from their flags (a device or
+    precision not given is left to the config's default)."""
+    settings = dict(workers=args.workers, data_dir=args.data_dir, force=args.force,
+                    train=not args.report, executor=executor_from_args(args), wait=args.wait)
+    settings.update({name: getattr(args, name) for name in ("device", "precision")
+                     if getattr(args, name) is not None})
+    return settings
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from eamp.experiments.reproduce import ReproduceConfig, reproduce
 
-    config = ReproduceConfig(quick=args.quick, seeds=args.seeds, workers=args.workers,
-                             protocol=args.protocol, force=args.force,
-                             data_dir=args.data_dir, tuned=args.tuned,
-                             device=args.device or "auto", precision=args.precision or "32",
-                             executor=executor_from_args(args), wait=args.wait,
-                             train=not args.report)
+    config = ReproduceConfig(quick=args.quick, seeds=args.seeds, protocol=args.protocol,
+                             tuned=args.tuned, **_suite_settings(args))
     if config.train:
         runs_here(config.device, config.precision)
     report = reproduce(config, output_folder(args.out))
@@ -142,11 +149,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from eamp.experiments.benchmark import BenchmarkConfig
     from eamp.experiments.suite import plan_table
 
-    config = BenchmarkConfig(suite=args.suite, count=args.seeds, workers=args.workers,
-                             device=args.device or "auto", precision=args.precision or "32",
-                             data_dir=args.data_dir, force=args.force,
-                             train=not args.report, cases=tuple(args.cases or ()),
-                             executor=executor_from_args(args), wait=args.wait)
+    config = BenchmarkConfig(suite=args.suite, count=args.seeds,
+                             cases=tuple(args.cases or ()), **_suite_settings(args))
     if config.study:  # one config, two runners: the entropy study tunes before it runs
         from eamp.experiments.study import plan_study as plan
         from eamp.experiments.study import run_study as run

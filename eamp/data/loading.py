@@ -36,21 +36,16 @@ from eamp.data.catalog import (
     GRAPHS,
     LCC_SPLITS,
     SPLITS,
-    SYNTHETIC,
     DatasetInfo,
     DatasetUnavailable,
     cache_dir,
     check_dataset,
     data_root,
-    dataset_metric,
-    dataset_names,
 )
 
-__all__ = [
-    "DATASETS", "SPLITS", "SYNTHETIC", "DatasetInfo", "DatasetUnavailable",
-    "FilteredHeterophilous", "check_dataset", "csbm_graph", "data_root", "dataset_metric",
-    "dataset_names", "grid_graph", "load_dataset", "load_ogb", "num_splits", "split_masks",
-]
+# the catalog's names are the package's (eamp.data), not this module's
+__all__ = ["FilteredHeterophilous", "clean_graph", "csbm_graph", "dataset_lock", "grid_graph",
+           "lcc_random_split", "load_dataset", "load_ogb", "num_splits", "split_masks"]
 
 
 class FilteredHeterophilous(InMemoryDataset):
@@ -119,7 +114,7 @@ def load_dataset(
     """Loads ``name`` as an undirected graph without self-loops (or as loaded).
 
     Args:
-        name (str): one of :func:`dataset_names` (case-insensitive).
+        name (str): one of :func:`~eamp.data.catalog.dataset_names` (case-insensitive).
         root (path, optional): the data root (see the module's docs).
         split (str): ``"public"``, ``"geom-gcn"`` (the ten 60/20/20 splits) or
             ``"lcc-random"`` (GRAND's random splits of the largest component, ten of them:

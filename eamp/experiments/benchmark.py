@@ -25,9 +25,9 @@ from eamp.experiments.suite import PlanRow, check_patterns, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import get_preset
 from eamp.runs.executor import ExecutorConfig
-from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds
+from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds, stored_result
 from eamp.training.config import TrainConfig
-from eamp.training.result import read_result, run_versions
+from eamp.training.result import run_versions
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -303,10 +303,11 @@ def benchmark(config: BenchmarkConfig, out: Path) -> Path:
         run_all([spec for case, specs in plan if config.selected(case) for spec in specs],
                 out, workers=config.workers, force=config.force, executor=config.executor,
                 wait=config.wait)
-    rows = []
+    rows, stored = [], []
     for case, specs in plan:
-        done = [spec for spec in specs if is_done(spec, out / spec.relpath, quiet=True)]
-        results = [read_result(out / spec.relpath) for spec in done]
+        results = [result for spec in specs if (result := stored_result(
+            spec, out / spec.relpath, quiet=True)) is not None]
+        stored += results
         scores = [100 * result["test_score"] for result in results]
         seconds = [run_seconds(result) for result in results]
         mean = float(np.mean(scores)) if scores else float("nan")
@@ -328,8 +329,6 @@ def benchmark(config: BenchmarkConfig, out: Path) -> Path:
             "ran_on": "; ".join(sorted({_ran_on(result) for result in results})),
         })
     write_csv(out / "benchmark.csv", rows, COLUMNS)
-    stored = [read_result(out / spec.relpath) for _, specs in plan for spec in specs
-              if is_done(spec, out / spec.relpath, quiet=True)]
     write_text_atomic(out / "benchmark.md", _markdown(config, rows, run_versions(stored)))
     return out / "benchmark.md"
 

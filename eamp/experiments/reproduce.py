@@ -26,8 +26,8 @@ from eamp.experiments.plan import DATASETS, Plan, ReproduceConfig, Reproduction
 from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
-from eamp.runs.store import is_done, run_all
-from eamp.training.result import read_result, run_versions
+from eamp.runs.store import run_all, stored_result
+from eamp.training.result import run_versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
 
@@ -60,8 +60,8 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     tally = run_all(runs, out, workers=config.workers, force=config.force,
                     executor=config.executor, wait=config.wait) if config.train else None
     # the runs another process still trains (not waited for) are left out of this report
-    results = [(spec, read_result(out / spec.relpath)) for spec in runs
-               if is_done(spec, out / spec.relpath, quiet=True)]
+    results = [(spec, result) for spec in runs if (result := stored_result(
+        spec, out / spec.relpath, quiet=True)) is not None]
 
     table = table1_rows(results)
     write_csv(out / "table1.csv", table, TABLE1_COLUMNS)

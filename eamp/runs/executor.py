@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from eamp.checks import choice, integer
-from eamp.io import owner_only
+from eamp.io import current_umask, owner_only
 from eamp.runtime import ENV, follow_parent, thread_budget
 
 __all__ = ["EXECUTORS", "ExecutorConfig", "run_jobs", "worker_index"]
@@ -203,8 +203,7 @@ def _submitit(function: Callable[[Any], str], jobs: list[Any], workers: int,
 
     # the job files hold the jobs' arguments: their folder is its owner's only, and what is
     # submitted is written with umask 077 (the jobs' own work keeps this command's umask)
-    umask = os.umask(0o077)
-    os.umask(umask)
+    umask = current_umask()
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     executor = submitit.AutoExecutor(folder=folder / "%j",

@@ -27,7 +27,7 @@ from eamp.training.config import TrainConfig
 from eamp.training.result import config_differences, describe_differences, read_result
 
 __all__ = ["RunSpec", "STATE_EVERY_S", "Tally", "cached_dataset", "is_done", "run_all",
-           "run_minutes", "run_seconds", "state_path"]
+           "run_minutes", "run_seconds", "state_path", "stored_result"]
 
 
 @dataclass(frozen=True)
@@ -52,25 +52,28 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
-def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
-    """Whether ``path`` holds this run's result: a valid ``result.json`` whose stored config
-    is the planned one. A stale or broken one is said (unless ``quiet``) and retrained."""
+def stored_result(spec: RunSpec, path: Path, *, quiet: bool = False) -> dict[str, Any] | None:
+    """This run's result if ``path`` holds it: a valid ``result.json`` whose stored config
+    is the planned one (read once); else ``None``. A stale or broken one is said (unless
+    ``quiet``) and retrained."""
     if not path.exists():
-        return False
+        return None
     try:
         stored = read_result(path)
     except ValueError as error:
         if not quiet:
             _log(f"retraining {spec.label()}: {error}")
-        return False
+        return None
     differences = config_differences(stored["config"], spec.config)
-    if differences and quiet:
-        return False
-    if differences:
+    if differences and not quiet:
         _log(f"retraining {spec.label()}: its result.json was made with other settings "
              f"({describe_differences(differences)})")
-        return False
-    return True
+    return None if differences else stored
+
+
+def is_done(spec: RunSpec, path: Path, *, quiet: bool = False) -> bool:
+    """Whether ``path`` holds this run's result (:func:`stored_result`)."""
+    return stored_result(spec, path, quiet=quiet) is not None
 
 
 def run_seconds(result: dict[str, Any]) -> float:
@@ -129,9 +132,10 @@ def run_all(runs: list[RunSpec], out: Path, *, workers: int, force: bool,
     tally = Tally(done=len(runs) - len(todo))
     if force:  # retrained from the start, not from a state an earlier attempt saved
         for spec in todo:
-            if isinstance(take(claim_path(out / spec.relpath)), Claim):  # not another's
+            claim = take(claim_path(out / spec.relpath))
+            if isinstance(claim, Claim):  # not another's
                 state_path(out / spec.relpath).unlink(missing_ok=True)
-                claim_path(out / spec.relpath).unlink(missing_ok=True)
+                claim.release()
     held = _dispatch(todo, out, workers, force, executor, tally)
     while wait and held:
         time.sleep(POLL_S)
