@@ -4,10 +4,12 @@ Random graphs with average degree 10 and d = 64, float32, on the CPU. `A @ x` is
 of `adj @ x` and `torch.sparse.mm(adj, x, "sum")` on a CSR adjacency (which wins depends on
 the CPU):
 
-    python benchmarks/entropy_gradient.py [--sizes 10000 100000 1000000] [--repeats 5]
+    python benchmarks/entropy_gradient.py [--sizes 10000 100000 1000000] [--repeats 7]
+        [--threads N] [--memory] [--before REV] [--out]
 
-Peak memory is measured in a fresh subprocess per (size, method): the kernel's peak resident
-set (VmHWM) is reset once the graph and features are in memory, and read after one call.
+With ``--memory``, peak memory is measured in a fresh subprocess per (size, method): the
+kernel's peak resident set (VmHWM) is reset once the graph and features are in memory, and
+read after one call. ``--before REV`` and ``--out``: see ``benchmarks/_perf.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import _perf
 import torch
 from torch_geometric.utils import to_undirected
 
@@ -109,38 +112,50 @@ def _peak_rss() -> int:
 
 
 def child(*args: str) -> dict | float:
-    out = subprocess.run([sys.executable, __file__, "--child", *args],
+    out = subprocess.run([sys.executable, __file__, "--memory-child", *args],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    """Median milliseconds of each method, ``grad/Ax`` and ``gather/grad`` per size (and with
+    ``--memory`` the peak MB of each method)."""
+    torch.set_num_threads(args.threads)
+    numbers: dict[str, float] = {}
+    for n in args.sizes:
+        timed = time_all(n, args.repeats)
+        secs = timed["seconds"]
+        for m in METHODS:
+            numbers[f"n={n} {m} ms"] = secs[m] * 1e3
+        numbers[f"n={n} entropy_gradient / A@x"] = secs["entropy_gradient"] / secs["A @ x"]
+        numbers[f"n={n} edge gather / entropy_gradient"] = (secs["edge gather"]
+                                                           / secs["entropy_gradient"])
+        if args.memory:
+            for m in METHODS:
+                numbers[f"n={n} {m} peak MB"] = child(str(n), m)
+    return numbers
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--memory", action="store_true",
+                        help="also the peak memory of each method (a process per method)")
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    _perf.add_arguments(parser)
     args = parser.parse_args()
-    if args.child:
-        kind, n, *rest = args.child
-        result = time_all(int(n), int(rest[0])) if kind == "time" else peak_memory(int(n), rest[0])
-        print(json.dumps(result))
+    if args.memory_child:
+        n, method = args.memory_child
+        print(json.dumps(peak_memory(int(n), method)))
         return
-
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, float32, d=64, "
-          f"average degree 10; median of {args.repeats} interleaved rounds; peak = growth of "
-          f"the resident set during one call")
-    header = f"{'nodes':>9} {'edges':>10} | " + " | ".join(f"{m:>24}" for m in METHODS)
-    print(header + " | grad/Ax | gather/grad")
-    print("-" * (len(header) + 24))
-    for n in args.sizes:
-        timed = child("time", str(n), str(args.repeats))
-        secs = timed["seconds"]
-        peaks = {m: child("memory", str(n), m) for m in METHODS}
-        cells = [f"{secs[m] * 1e3:9.1f} ms {peaks[m]:8.0f} MB" for m in METHODS]
-        ratio_ax = secs["entropy_gradient"] / secs["A @ x"]
-        ratio_naive = secs["edge gather"] / secs["entropy_gradient"]
-        print(f"{n:>9} {timed['edges']:>10} | " + " | ".join(f"{c:>24}" for c in cells)
-              + f" | {ratio_ax:7.2f} | {ratio_naive:11.1f}", flush=True)
+    argv = ["--sizes", *map(str, args.sizes), "--repeats", str(args.repeats),
+            "--threads", str(args.threads)] + (["--memory"] if args.memory else [])
+    _perf.run("entropy_gradient",
+              f"entropy_gradient against one A @ x (random graphs, average degree 10, d = 64, "
+              f"float32); median of {args.repeats} interleaved rounds",
+              measure, args, argv, unit="ms, ratios, MB")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ against the same step through PyG's gather-scatter over the edges.
 ``sparse`` is the step as the models take it in 32-bit: GCN's normalized adjacency and
 SAGE's in-neighbour mean as CSR products with a stored transpose, the authors' GAT
 attention as one CSR product per head (``eamp._products.headwise_product``). ``scatter`` is
-the path the models take under autocast (PyTorch has no 16-bit sparse products on a CPU),
-forced here in 32-bit by reporting autocast as on: ``(edge_index, edge_weight)`` for the
-products, PyG's ``propagate`` for the attention. Both settings run from the same initial
+the path the models take under ``torch.compile`` (TorchDynamo does not trace sparse
+tensors), here eager: ``(edge_index, edge_weight)`` for the products, PyG's ``propagate``
+for the attention. Both settings run from the same initial
 weights and dropout masks; ``max |diff|`` is the largest difference of their logits after
 the first step (the same numbers up to the order of the sums). Settings alternate step by
 step, so both see the machine's conditions; the median over steps is printed (the first step
@@ -33,12 +33,15 @@ import torch.nn.functional as F
 from eamp.data import load_dataset
 from eamp.device import resolve_device
 from eamp.models import build_model
+from eamp.models.base import Adjacency
 
 
 @contextlib.contextmanager
 def scatter_path() -> Iterator[None]:
-    """The models' autocast path (gather-scatter) in 32-bit."""
-    with mock.patch.object(torch, "is_autocast_enabled", lambda *args: True):
+    """The models' compiled path (gather-scatter over the edges), eager and in 32-bit."""
+    with mock.patch.object(Adjacency, "layer_arguments",
+                           lambda self, x: (self.edge_index, self.edge_weight)), \
+            mock.patch.object(torch.compiler, "is_compiling", lambda: True):
         yield
 
 

@@ -4,6 +4,7 @@ without activation checkpointing) and Cluster-GCN batches, each case in a fresh 
     python benchmarks/scale.py [--nodes 100000 1000000 3000000] [--modes full
         full-checkpoint cluster] [--depth 16] [--hidden 64] [--num-parts 64]
         [--parts-per-batch 1] [--memory-limit-gib 22] [--out scale.jsonl] [--device auto]
+        [--table]
 
 Graphs: :func:`eamp.data.csbm_graph` (3 classes, average degree 10, 128 features), made
 undirected and self-loop-free as every dataset. An epoch is what ``eamp train`` does per
@@ -15,7 +16,8 @@ of :meth:`eamp.nn.EntropicConv.entropy_step`, recomputations under checkpointing
 
 A case that needs more than ``--memory-limit-gib`` of address space stops with "out of
 memory" instead of taking the machine down (``RLIMIT_AS``). Results are appended to
-``--out`` as JSON lines; a case already there is not run again (resumable).
+``--out`` as JSON lines; a case already there is not run again (resumable). ``--table``
+writes the table to ``results/perf/scale.{csv,md}``.
 """
 
 from __future__ import annotations
@@ -107,7 +109,10 @@ def main() -> None:
     parser.add_argument("--memory-limit-gib", type=float, default=22.0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("scale.jsonl"))
+    parser.add_argument("--table", action="store_true",
+                        help="write the table to results/perf/scale.csv and .md")
     args = parser.parse_args()
+    table = []
     done = {}
     if args.out.exists():
         for line in args.out.read_text().splitlines():
@@ -139,11 +144,26 @@ def main() -> None:
             if "failed" in row:
                 print(f"{nodes:>9} {mode:>16} failed: {row['failed']} (limit "
                       f"{row['memory_limit_gib']:.0f} GiB)")
+                table.append([f"{nodes:.0e}", mode, row["failed"], "", "", "", ""])
                 continue
+            table.append([f"{nodes:.0e}", mode, f"{row['epoch_s']:.1f}",
+                          f"{row['peak_gib']:.2f}", f"{row['entropy_share']:.1%}",
+                          f"{row['partition_s']:.1f}" if mode == "cluster" else "",
+                          f"{row['cut_fraction']:.1%}" if mode == "cluster" else ""])
             metis = f"{row['partition_s']:>8.1f}" if mode == "cluster" else f"{'':>8}"
             cut = f"{row['cut_fraction']:>6.3f}" if mode == "cluster" else f"{'':>6}"
             print(f"{nodes:>9} {mode:>16} {row['epoch_s']:>8.1f} {row['peak_gib']:>9.2f} "
                   f"{row['entropy_share']:>8.1%} {metis} {cut}", flush=True)
+    if args.table:
+        import _perf
+
+        _perf.write_table(
+            "scale", f"One training epoch of entropic GCN (depth {args.depth}, width "
+            f"{args.hidden}) on CSBM graphs", ["nodes", "mode", "epoch s", "peak GiB",
+                                               "entropy share", "METIS s", "edges cut"],
+            table, notes=(f"cluster: {args.num_parts} METIS parts, {args.parts_per_batch} "
+                          f"per batch; a case is stopped at {args.memory_limit_gib:g} GiB of "
+                          "address space; peak: the process's peak resident set.",))
 
 
 if __name__ == "__main__":

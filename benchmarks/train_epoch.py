@@ -1,63 +1,48 @@
-"""Milliseconds per training step of gcn and entropic_gcn on Cora (width 256) by input path
-and precision, against the step as it was before sparse input and the CPU fast paths, and
-against the dense-GEMM floor.
+"""Milliseconds per training step of gcn and entropic_gcn on Cora by precision and
+compilation, against the network's matrix products alone.
 
-    python benchmarks/train_epoch.py [--data-dir DIR] [--depths 4 16 64] [--epochs 10]
-        [--device auto] [--precisions 32 bf16-mixed]
+    python benchmarks/train_epoch.py [--data-dir DIR] [--depths 4 16 64] [--widths 256 64]
+        [--epochs 10] [--device auto] [--settings 32 bf16-mixed compile] [--threads N]
+        [--before REV] [--rounds 3] [--out]
 
-Settings (each a full-batch forward, backward and Adam step, as `eamp.training.train` times it):
+Settings (each a full-batch forward, backward and Adam step, as `eamp.training.train` takes
+it, with sparse input features where `eamp.training.train` makes them sparse):
 
-- ``before``: dense input, ``F.dropout`` and PyG's gather-scatter propagation, 32-bit (the
-  step before this benchmark's settings existed);
-- ``32``: dense input with the current path (CSR propagation, CPU dropout);
-- ``32 sparse``: the same with the input as a sparse CSR matrix (what `eamp.training.train` does for
-  Cora);
-- ``bf16-mixed sparse``: that under ``torch.autocast`` in bfloat16.
+- ``32``: 32-bit;
+- ``bf16-mixed``: under ``torch.autocast`` in bfloat16 (skipped on a CPU without native
+  bfloat16, where it would be emulated);
+- ``compile``: 32-bit, the model compiled (``TrainConfig(compile=True)``: dense features,
+  gather-scatter propagation, the entropy step eager).
 
 ``floor`` is the same network's matrix products alone, forward and backward (the first
-layer's product as the setting computes it, sparse or dense; no propagation, dropout,
-activation or optimizer), in 32-bit and in bfloat16. Every setting and model runs once per
-round, in turn, so that they share the machine's conditions; the median over rounds is
-printed. bf16-mixed is skipped on a CPU without native bfloat16 (it would be emulated).
+layer's sparse product, the dense GEMMs; no propagation, dropout, activation or optimizer),
+in 32-bit and in bfloat16. Every setting and model runs once per round, in turn, so that
+they share the machine's conditions; the median over rounds is reported, with the ratios
+entropic GCN / GCN, GCN / its floor and 32-bit / bf16-mixed. The process keeps freed memory
+as the command line does (`eamp.runtime.retain_freed_memory`). ``--before REV`` and
+``--out``: see ``benchmarks/_perf.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+import _perf
 import torch
 import torch.nn.functional as F
 
-import eamp.nn.functional
+import eamp.runtime
 from eamp.data import load_dataset
 from eamp.device import autocast, native_bf16, resolve_device
 from eamp.models import build_model
-from eamp.models.base import Adjacency
 from eamp.nn import sparse_features
+from eamp.training import TrainConfig
 
 MODELS = ("gcn", "entropic_gcn")
-
-
-@contextlib.contextmanager
-def before() -> Iterator[None]:
-    """The step as it was: ``F.dropout`` everywhere and PyG's gather-scatter."""
-    patched = [(m, m.dropout) for m in list(sys.modules.values())
-               if getattr(m, "dropout", None) is eamp.nn.functional.dropout]
-    layer_arguments = Adjacency.layer_arguments
-    for module, _ in patched:
-        module.dropout = F.dropout
-    Adjacency.layer_arguments = lambda self, x: (self.edge_index, self.edge_weight)
-    try:
-        yield
-    finally:
-        for module, original in patched:
-            module.dropout = original
-        Adjacency.layer_arguments = layer_arguments
+SETTINGS = ("32", "bf16-mixed", "compile")
 
 
 def _floor(x: torch.Tensor, widths: list[int], dtype: torch.dtype,
@@ -78,66 +63,35 @@ def _floor(x: torch.Tensor, widths: list[int], dtype: torch.dtype,
     return step
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir")
-    parser.add_argument("--depths", type=int, nargs="+", default=[4, 16, 64])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precisions", nargs="+", default=["32", "bf16-mixed"],
-                        choices=["32", "bf16-mixed"])
-    args = parser.parse_args()
-
+def measure(args: argparse.Namespace) -> dict[str, float]:
+    # an older eamp (--before) may lack either: it is measured as it was
+    getattr(eamp.runtime, "retain_freed_memory", lambda: False)()
+    compiles = "compile" in TrainConfig.__dataclass_fields__
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = load_dataset("cora", args.data_dir).to(device)
     classes = int(data.y.max()) + 1
     dense, sparse = data.x, sparse_features(data.x)
-    bf16 = "bf16-mixed" in args.precisions
-    if bf16 and device.type == "cpu" and not native_bf16():
-        print("bf16-mixed skipped: this CPU has no native bfloat16 (AVX-512 BF16 or AMX); "
-              "it would be emulated, many times slower than 32-bit")
-        bf16 = False
-    print(f"Cora, width {args.hidden}, {device} ({torch.__version__}), "
-          f"{torch.get_num_threads()} threads; median of {args.epochs} steps, interleaved")
-    settings: dict[str, tuple[torch.Tensor, str, bool]] = {
-        "before": (dense, "32", True), "32": (dense, "32", False),
-        "32 sparse": (sparse, "32", False)}
-    if bf16:
-        settings["bf16-mixed sparse"] = (sparse, "bf16-mixed", False)
-    header = (f"{'depth':>5} {'model':<13}" + "".join(f"{s:>18}" for s in settings)
-              + f"{'floor 32':>10}" + (f"{'floor bf16':>11}" if bf16 else "")
-              + f"{'best/before':>12}{'best/floor':>11}")
-    print(header)
-    for depth in args.depths:
-        models, optims = {}, {}
-        for name in MODELS:
-            torch.manual_seed(0)
-            models[name] = build_model(name, data.num_features, args.hidden, depth,
-                                       classes).to(device)
-            optims[name] = torch.optim.Adam(models[name].parameters(), lr=0.01)
-        widths = [data.num_features] + [args.hidden] * (depth - 1) + [classes]
-        floors = {"floor 32": _floor(sparse, widths, torch.float32, device)}
-        if bf16:
-            floors["floor bf16"] = _floor(sparse, widths, torch.bfloat16, device)
-        times: dict[tuple[str, str], list[float]] = {}
+    settings = [s for s in args.settings
+                if (s != "bf16-mixed" or device.type != "cpu" or native_bf16())
+                and (s != "compile" or compiles)]
+    numbers: dict[str, float] = {}
+    for width in args.widths:
+        for depth in args.depths:
+            where = f"width={width} depth={depth}"
+            steps: dict[str, Callable[[], None]] = {}
+            for setting in settings:
+                for name in MODELS:
+                    torch.manual_seed(0)
+                    model = build_model(name, data.num_features, width, depth,
+                                        classes).to(device)
+                    if setting == "compile":
+                        model.compile()
+                    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+                    x = dense if setting == "compile" else sparse
+                    precision = "bf16-mixed" if setting == "bf16-mixed" else "32"
 
-        def timed(key: tuple[str, str], run: Callable[[], None], keep: bool,
-                  times: dict = times) -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            run()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if keep:
-                times.setdefault(key, []).append(time.perf_counter() - start)
-
-        for epoch in range(args.epochs + 1):
-            keep = epoch > 0  # the first round warms caches up
-            for setting, (x, precision, old) in settings.items():
-                for name, model in models.items():
-                    def step(model=model, optimizer=optims[name], x=x,
+                    def step(model=model, optimizer=optimizer, x=x,
                              precision=precision) -> None:
                         model.train()
                         optimizer.zero_grad()
@@ -148,23 +102,61 @@ def main() -> None:
                         loss.backward()
                         optimizer.step()
 
-                    with before() if old else contextlib.nullcontext():
-                        timed((setting, name), step, keep)
-            for floor, run in floors.items():
-                timed((floor, ""), run, keep)
-        ms = {key: statistics.median(values) * 1e3 for key, values in times.items()}
-        for name in MODELS:
-            row = [ms[(s, name)] for s in settings]
-            best = min(row[1:])
-            best_setting = list(settings)[1 + row[1:].index(best)]
-            floor = ms[("floor bf16" if "bf16" in best_setting else "floor 32", "")]
-            print(f"{depth:>5} {name:<13}" + "".join(f"{v:>18.1f}" for v in row)
-                  + f"{ms[('floor 32', '')]:>10.1f}"
-                  + (f"{ms[('floor bf16', '')]:>11.1f}" if bf16 else "")
-                  + f"{row[0] / best:>11.2f}x{best / floor:>10.2f}x", flush=True)
-        for setting in settings:
-            ratio = ms[(setting, "entropic_gcn")] / ms[(setting, "gcn")]
-            print(f"{'':>5} entropic/gcn at {setting}: {ratio:.2f}")
+                    steps[f"{name} {setting}"] = step
+            widths = [data.num_features] + [width] * (depth - 1) + [classes]
+            steps["floor 32"] = _floor(sparse, widths, torch.float32, device)
+            if "bf16-mixed" in settings:
+                steps["floor bf16"] = _floor(sparse, widths, torch.bfloat16, device)
+            times: dict[str, list[float]] = {key: [] for key in steps}
+            for epoch in range(args.epochs + 1):
+                for key, step in steps.items():
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    start = time.perf_counter()
+                    step()
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    if epoch > 0:  # the first round warms up (and compiles)
+                        times[key].append(time.perf_counter() - start)
+            ms = {key: statistics.median(t) * 1e3 for key, t in times.items()}
+            for key, value in ms.items():
+                numbers[f"{where} {key} ms"] = value
+            for setting in settings:
+                numbers[f"{where} entropic/gcn {setting}"] = (
+                    ms[f"entropic_gcn {setting}"] / ms[f"gcn {setting}"])
+            numbers[f"{where} gcn 32 / floor 32"] = ms["gcn 32"] / ms["floor 32"]
+            if "bf16-mixed" in settings:
+                for name in MODELS:
+                    numbers[f"{where} {name} 32 / bf16-mixed"] = (
+                        ms[f"{name} 32"] / ms[f"{name} bf16-mixed"])
+            if "compile" in settings:
+                for name in MODELS:
+                    numbers[f"{where} {name} compile / 32"] = (
+                        ms[f"{name} compile"] / ms[f"{name} 32"])
+    return numbers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--depths", type=int, nargs="+", default=[4, 16, 64])
+    parser.add_argument("--widths", type=int, nargs="+", default=[256, 64])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    _perf.add_arguments(parser)
+    args = parser.parse_args()
+    if "32" not in args.settings:
+        parser.error("--settings: 32 is the reference of every ratio; include it")
+    argv = ["--depths", *map(str, args.depths), "--widths", *map(str, args.widths),
+            "--epochs", str(args.epochs), "--device", args.device,
+            "--settings", *args.settings, "--threads", str(args.threads)]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    _perf.run("train_step", f"Training step of GCN and entropic GCN on Cora; median of "
+              f"{args.epochs} steps, interleaved", measure, args, argv,
+              unit="ms per step, ratios")
 
 
 if __name__ == "__main__":

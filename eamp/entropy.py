@@ -85,6 +85,26 @@ class PreparedGraph:
     _transpose_structure: dict[torch.device, tuple[Tensor, Tensor, Tensor]] = field(
         default_factory=dict, repr=False
     )
+    # per device: the CSR row pointers and columns as the sparse kernels take them
+    _structure: dict[torch.device, tuple[Tensor, Tensor]] = field(
+        default_factory=dict, repr=False
+    )
+    # per (dtype, device, d, normalize): the degrees and the constants C_i, in that dtype
+    _constants: dict[tuple, tuple[Tensor, Tensor]] = field(default_factory=dict, repr=False)
+
+    def constants(self, x: Tensor, normalize: bool) -> tuple[Tensor, Tensor]:
+        """The degrees :math:`|\\mathcal{N}_i|` and the constants :math:`C_i` for an
+        embedding like ``x`` (its dtype, device and width), ``[n]`` each, built once."""
+        key = (x.dtype, x.device, x.size(1), normalize)
+        if key not in self._constants:
+            deg = self.deg.to(device=x.device, dtype=x.dtype)
+            if normalize:
+                coef = torch.where(deg > 0, (deg * x.size(1)).clamp_min(1).rsqrt(),
+                                   torch.zeros_like(deg))
+            else:
+                coef = (deg > 0).to(x.dtype)
+            self._constants[key] = (deg, coef)
+        return self._constants[key]
 
     @property
     def num_edges(self) -> int:
@@ -101,7 +121,10 @@ class PreparedGraph:
         ones = values is None
         if ones:
             values = torch.ones(self.num_edges, dtype=dtype, device=device)
-        adj = _csr(self.crow.to(device), self.edge_index[0].to(device), values, self.num_nodes)
+        if key[1] not in self._structure:
+            self._structure[key[1]] = _indices(self.crow.to(device),
+                                               self.edge_index[0].to(device))
+        adj = _csr(*self._structure[key[1]], values, self.num_nodes)
         if ones:
             self._adj[key] = adj
         return adj
@@ -119,8 +142,8 @@ class PreparedGraph:
         if device not in self._transpose_structure:
             src, dst = self.edge_index.to(device)
             order = torch.argsort(src, stable=True)
-            self._transpose_structure[device] = (index2ptr(src[order], self.num_nodes),
-                                                 dst[order], order)
+            self._transpose_structure[device] = (
+                *_indices(index2ptr(src[order], self.num_nodes), dst[order]), order)
         crow, col, order = self._transpose_structure[device]
         ones = values is None
         values = (torch.ones(self.num_edges, dtype=dtype, device=device) if ones
@@ -218,7 +241,7 @@ def _node_energy(x: Tensor, graph: PreparedGraph, normalize: bool) -> Tensor:
     for start in range(0, graph.num_edges, chunk):
         s, t = src[start : start + chunk], dst[start : start + chunk]
         sq = sq.index_add(0, t, (x[s] - x[t]).pow(2).sum(-1))
-    return 0.5 * _norm_constant(graph, x, normalize) * sq
+    return 0.5 * graph.constants(x, normalize)[1] * sq
 
 
 def total_dirichlet_energy(
@@ -276,15 +299,17 @@ def boltzmann_entropy(
 def _in_float32(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """Runs ``function(x, ...)`` with autocast off and a 16-bit ``x`` (a layer's output
     under autocast) made float32: energies and ``exp(-E/T)`` underflow and cancel in 16
-    bits. A float32 or float64 ``x`` outside autocast goes straight through."""
+    bits. A float32 or float64 ``x`` outside autocast goes straight through. Under
+    :func:`torch.compile` it runs eagerly (its sparse products do not trace)."""
 
+    @torch.compiler.disable  # eager under torch.compile: the products are sparse
     @functools.wraps(function)
-    def wrapper(x: Tensor, *args: Any) -> Tensor:
+    def wrapper(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         low = x.dtype in (torch.float16, torch.bfloat16)
         if not low and not torch.is_autocast_enabled(x.device.type):
-            return function(x, *args)
+            return function(x, *args, **kwargs)
         with torch.autocast(x.device.type, enabled=False):
-            return function(x.float() if low else x, *args)
+            return function(x.float() if low else x, *args, **kwargs)
 
     return wrapper
 
@@ -343,51 +368,67 @@ def entropy_gradient(
 
 
 @_in_float32
-def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: bool) -> Tensor:
-    """:func:`entropy_gradient` without its checks, for callers whose inputs were checked
-    where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`). ``graph`` must
-    be on ``x``'s device. Runs in float32 at least, with autocast off (a 16-bit ``x`` gets a
-    float32 gradient)."""
+def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: bool,
+                scale: float | Tensor = 1.0) -> Tensor:
+    """``scale`` times :func:`entropy_gradient`, without its checks, for callers whose inputs
+    were checked where they entered (a layer with its :class:`~eamp.nn.EntropyOptions`).
+    ``graph`` must be on ``x``'s device. Runs in float32 at least, with autocast off (a
+    16-bit ``x`` gets a float32 gradient). ``scale`` (a layer's :math:`\\lambda T`) enters
+    through the length-``n`` coefficients, not as another pass over ``[n, d]``. The result
+    is a fresh tensor the caller may modify in place."""
     if _below_range(t, x):
-        return gradient_of(x.double(), graph, t, normalize).to(x.dtype)
+        return gradient_of(x.double(), graph, t, normalize, scale).to(x.dtype)
     if graph.num_edges == 0 or x.size(1) == 0:
         return torch.zeros_like(x)
-    # Autograd needs the out-of-place products; without it (the default, detached use) the
-    # products write into buffers we already own: one [n, d] allocation fewer, and fresh
-    # allocations (page faults) are a large part of the cost of this function.
-    track = torch.is_grad_enabled() and (
-        x.requires_grad or (isinstance(t, Tensor) and t.requires_grad)
-    )
+    # Autograd needs the out-of-place products; without it (the default, detached use) every
+    # [n, d] intermediate lives in one of two buffers this function owns: fresh allocations
+    # (page faults) are a large part of its cost on a CPU.
+    track = torch.is_grad_enabled() and any(
+        isinstance(v, Tensor) and v.requires_grad for v in (x, t, scale))
     adj = graph.adjacency(x.dtype, x.device)
-    deg = graph.deg.to(x.dtype)
+    deg, coef = graph.constants(x, normalize)
     x = x - x[:1]  # exact for a constant embedding, unlike subtracting the mean
     if track:  # products back-propagating with the graph's stored transpose
         adj_t = graph.transposed(x.dtype, x.device)
 
         def product(v: Tensor) -> Tensor:
             return product_with_transpose(adj, adj_t, v)
+
+        ax = product(x)
+        x_ax, sq_norm = _row_dot(x, ax), _row_dot(x, x)
     else:
         def product(v: Tensor) -> Tensor:
             return adj @ v
-    ax = product(x) if track else torch.empty_like(x).addmm_(adj, x, beta=0)
-    sq_norm = _row_dot(x, x)
-    sum_sq = deg * sq_norm - 2 * _row_dot(x, ax) + product(sq_norm)
-    coef = _norm_constant(graph, x, normalize)
-    ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
-    p = torch.exp(-ratio)
-    pbar = torch.where(p > 0, p * (1 - ratio), torch.zeros_like(ratio))
-    q = coef * pbar / t
+
+        buffer = torch.empty_like(x).addmm_(adj, x, beta=0)  # A x
+        x_ax = buffer.mul_(x).sum(-1)
+        # one pass, no [n, d] product (2x faster than squaring and summing); not under
+        # autograd, whose gradient of a norm is 0/0 at the zero row x_0 - x_0
+        sq_norm = torch.linalg.vector_norm(x, dim=-1).square_()
+    if track:
+        sum_sq = deg * sq_norm - 2 * x_ax + product(sq_norm)
+        ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
+        p = torch.exp(-ratio)
+        pbar = torch.where(p > 0, p * (1 - ratio), torch.zeros_like(ratio))
+        q = coef * pbar * (scale / t)
+    else:  # the same, in place: a dozen passes over [n] that cost their calls, not their work
+        ratio = product(sq_norm).addcmul_(deg, sq_norm).sub_(x_ax, alpha=2).clamp_(min=0)
+        ratio.mul_(coef).mul_(0.5 / t)  # E_i / T
+        pbar = torch.neg(ratio).exp_().mul_(ratio.neg_().add_(1))
+        # exp(-E/T) * (1 - E/T) is 0 * -inf where E overflows: the weight is 0 there
+        q = pbar.nan_to_num_(nan=0.0).mul_(coef).mul_(scale / t)
     # grad_i = sum_j w_ij (x_i - x_j) with w_ij = q_i + q_j: a row-scaled x minus one product
     # with the edge-weighted adjacency, whose values are a vector of length m.
     src, dst = graph.edge_index
-    neg_weighted = graph.adjacency(x.dtype, x.device, values=-(q[dst] + q[src]))
+    neg_q = -q
+    neg_weights = neg_q.index_select(0, dst) + neg_q.index_select(0, src)
     row_sum = (deg * q + product(q)).unsqueeze(-1)
     if track:
         # W x with a backward that never forms the dense [n, n] gradient of W's values
-        weighted = _EdgeWeightedProduct.apply(-(q[dst] + q[src]), x, graph)
+        weighted = _EdgeWeightedProduct.apply(neg_weights, x, graph)
         return weighted.addcmul_(row_sum, x)
-    # A x is no longer needed: its buffer takes the result
-    return torch.mul(x, row_sum, out=ax).addmm_(neg_weighted, x)
+    neg_weighted = graph.adjacency(x.dtype, x.device, values=neg_weights)
+    return torch.mul(x, row_sum, out=buffer).addmm_(neg_weighted, x)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -424,11 +465,16 @@ class _EdgeWeightedProduct(torch.autograd.Function):
         return grad_values, grad_x, None
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
-    """An ``[n, n]`` sparse CSR matrix, with 32-bit indices where they fit (PyTorch's CSR
-    kernels run about 1.2x faster with them)."""
+def _indices(crow: Tensor, col: Tensor) -> tuple[Tensor, Tensor]:
+    """CSR row pointers and columns in 32 bits where they fit (PyTorch's CSR kernels run
+    about 1.2x faster with them)."""
     if col.numel() < 2**31 - 1:
-        crow, col = crow.int(), col.int()
+        return crow.int(), col.int()
+    return crow, col
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
+    """An ``[n, n]`` sparse CSR matrix on the given indices (see :func:`_indices`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "CSR support is in beta"
         return torch.sparse_csr_tensor(crow, col, values, (num_nodes, num_nodes),
@@ -452,14 +498,6 @@ def _row_dot(a: Tensor, b: Tensor) -> Tensor:
     # linalg.vecdot: as fast as a batched [1, d] @ [d, 1] product forward, 3x faster backward
     # (0.29 against 0.89 ms at Cora's [2708, 64] on 2 CPU threads)
     return torch.linalg.vecdot(a, b)
-
-
-def _norm_constant(graph: PreparedGraph, x: Tensor, normalize: bool) -> Tensor:
-    deg = graph.deg.to(device=x.device, dtype=x.dtype)
-    if not normalize:
-        return (deg > 0).to(x.dtype)
-    d = x.size(1)
-    return torch.where(deg > 0, (deg * d).clamp_min(1).rsqrt(), torch.zeros_like(deg))
 
 
 def _check_temperature(temperature: float | Tensor) -> float | Tensor:

@@ -215,7 +215,9 @@ def test_fidelity_quick_writes_its_tables_and_resumes(all_data_root, tmp_path, c
                    if p.relative_to(tmp_path).parts[1] == row["preset"]]
         assert (row["run_s_min"], row["run_s_max"]) == (str(round(min(seconds))),
                                                         str(round(max(seconds))))
-        assert row["ran_on"].startswith("cpu, ") and "thread" in row["ran_on"]
+        env = read_result(results[0])["environment"]
+        threads = f"{env['threads']} thread{'s' if env['threads'] != 1 else ''}"
+        assert row["ran_on"] == f"{env['device_name']}, {threads}"
     assert [p.stat().st_mtime_ns for p in results] == stamps
     md = (tmp_path / "benchmark.md").read_text()
     assert "trained with eamp " in md  # the versions the runs record
@@ -284,14 +286,14 @@ def test_residual_sage_and_gat_train_and_check_their_options(conv):
 @pytest.mark.parametrize("path", ["sparse", "gather-scatter"])
 def test_platonov_attention_is_their_formula_by_brute_force(path, monkeypatch):
     """The attention's weighted sum is one sparse product per head with a hand-written
-    backward (eamp._products.headwise_product); under autocast PyG's gather-scatter (forced
-    here). Both equal the formula, output and gradients, in float64 on a graph with one-way
-    edges (3 -> 2, 0 -> 2) and an isolated node."""
+    backward (eamp._products.headwise_product); under torch.compile PyG's gather-scatter
+    (forced here). Both equal the formula, output and gradients, in float64 on a graph with
+    one-way edges (3 -> 2, 0 -> 2) and an isolated node."""
     import eamp.models.resgnn as resgnn
     from eamp.models.resgnn import HeadScoredAttention
 
     if path == "gather-scatter":
-        monkeypatch.setattr(resgnn.torch, "is_autocast_enabled", lambda *args: True)
+        monkeypatch.setattr(resgnn.torch.compiler, "is_compiling", lambda: True)
     torch.manual_seed(0)
     heads, width, n = 2, 6, 5
     edge_index = torch.tensor([[0, 1, 1, 2, 3, 0], [1, 0, 2, 1, 2, 2]])  # node 4: isolated
@@ -399,6 +401,7 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
 @pytest.mark.parametrize("environment, where", [
     ({"device": "cpu", "threads": 1}, "cpu, 1 thread"),
     ({"device": "cpu", "threads": 16}, "cpu, 16 threads"),
+    ({"device": "cpu", "device_name": "AMD EPYC", "threads": 2}, "AMD EPYC, 2 threads"),
     ({"device": "cuda:0", "device_name": "NVIDIA H100 80GB HBM3", "threads": 16},
      "NVIDIA H100 80GB HBM3"),
     (None, "?"),

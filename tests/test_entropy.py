@@ -218,6 +218,22 @@ def test_gradient_supports_autograd_and_learnable_temperature():
     )
 
 
+def test_a_scaled_gradient_is_the_gradient_times_its_scale():
+    # the scale (a layer's lambda * T) enters through the coefficients: both code paths, a
+    # number and a learned tensor, whose gradient is checked against autograd's
+    torch.manual_seed(0)
+    graph = prepare_graph(to_undirected(torch.randint(0, 12, (2, 30))), 12)
+    x = torch.randn(12, 4, dtype=F64)
+    plain = entropy_gradient(x, graph, 0.7)
+    for x_in in (x, x.clone().requires_grad_()):
+        got = entropy_mod.gradient_of(x_in, graph, 0.7, True, scale=2.5)
+        torch.testing.assert_close(got, 2.5 * plain, rtol=1e-12, atol=1e-14)
+    scale = torch.tensor(1.5, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda s: entropy_mod.gradient_of(x, graph, 0.7, True, scale=s), (scale,), eps=1e-6,
+        atol=1e-6)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -1,6 +1,7 @@
-"""eamp.runtime: workers that end with the command that started them."""
+"""eamp.runtime: workers that end with the command that started them; the allocator."""
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -64,3 +65,19 @@ def test_a_deferred_step_finishes_before_the_worker_follows_its_parent():
     done = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True,
                           env=env, timeout=25)
     assert (done.returncode, done.stdout) == (1, "step finished\n")
+
+
+def test_retained_memory_is_set_in_a_fresh_process_unless_the_user_chose():
+    # a subprocess each: the setting is per process and idempotent
+    code = ("from eamp.runtime import retain_freed_memory; "
+            "print(retain_freed_memory(), retain_freed_memory())")
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ([str(glibc)] * 2)
+    out = subprocess.run([sys.executable, "-c", code],
+                         env={**env, "MALLOC_TRIM_THRESHOLD_": "1000000"},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -57,9 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(parser: Any, argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports
-    from eamp.runtime import use_threads
+    from eamp.runtime import retain_freed_memory, use_threads
 
     use_threads(args.threads)
+    retain_freed_memory()
     return int(args.func(args) or 0)
 
 

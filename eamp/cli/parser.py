@@ -98,6 +98,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, searched: bool = Fal
     parser.add_argument("--checkpoint", action="store_true",
                         help="activation checkpointing of every layer: less memory, same "
                         "gradients, about a third more time")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (dense features and gather-scatter "
+                        "propagation, which TorchDynamo traces; slower than the eager sparse "
+                        "products on a CPU)")
     parser.add_argument("--batching", choices=BATCHING,
                         help="full batch, or Cluster-GCN batches of graph parts for graphs "
                         "whose activations do not fit (default full)")

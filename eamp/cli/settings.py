@@ -60,10 +60,10 @@ def config_from_args(args: argparse.Namespace, base: dict[str, Any] | None = Non
     options = dict(options)
     for name in names:
         value = getattr(args, name, None)
-        if name not in ("model_options", "normalize_features", "checkpoint") \
+        if name not in ("model_options", "normalize_features", "checkpoint", "compile") \
                 and value is not None:
             settings[name] = value
-    for name in ("normalize_features", "checkpoint"):
+    for name in ("normalize_features", "checkpoint", "compile"):
         if getattr(args, name, False):
             settings[name] = True
     if settings.get("batching", "full") != "cluster":

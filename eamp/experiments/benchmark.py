@@ -108,20 +108,22 @@ _WEBKB_NOTE = ("trained as the authors' script: on PyG's directed WebKB graph wi
 # what was found about each G2 row's miss
 _G2_UNPUBLISHED_STD = ("The paper's std was not found, so whether the gap is inside its own "
                        "split-to-split spread is unknown")
+# the authors' word on these rows (github.com/tk-rusch/gradientgating, issue #1, 2022-10-19)
+_G2_AUTHORS = ("The authors say that the script's settings are the (rounded) ones for "
+               "Wisconsin with G2-GraphSAGE only, and that Texas, Cornell and Wisconsin are "
+               "so volatile that their results cannot be reproduced exactly; they suggest a "
+               "small random search (tk-rusch/gradientgating, issue #1 on GitHub). ")
 _G2_FINDINGS = {
-    "texas": ("the preset is the authors' script's defaults, which its comment says were "
-              "tuned for Wisconsin; Texas's own settings are not in their repository. Not the "
-              "graph: on the undirected graph the preset gives 83.51 ± 4.84. "
-              + _G2_UNPUBLISHED_STD),
-    "wisconsin": ("no cause found: the preset is the defaults the script's comment says were "
-                  "tuned for Wisconsin. Not the graph: on the undirected graph it gives "
-                  "85.29 ± 4.46. " + _G2_UNPUBLISHED_STD),
-    "cornell": ("the preset is the authors' script's defaults, which its comment says were "
-                "tuned for Wisconsin; Cornell's own settings are not in their repository. Not "
-                "the graph: on the undirected graph the preset gives 72.16 ± 4.24. "
-                "Not the settings within reach either: 20 `eamp tune --preset g2-rusch2023` "
-                "trials on the 10 splits' validation mean (lr, weight decay, dropouts, p) test "
-                "at 71.9-74.6 for the best five, and a depth 2-8 x width 64/256 grid at "
+    "texas": (_G2_AUTHORS + "Texas's own settings are not published. Not the graph: on the "
+              "undirected graph the preset gives 83.51 ± 4.84. " + _G2_UNPUBLISHED_STD),
+    "wisconsin": (_G2_AUTHORS + "The preset is those settings, so no cause was found beyond "
+                  "their rounding and the volatility. Not the graph: on the undirected graph "
+                  "it gives 85.29 ± 4.46. " + _G2_UNPUBLISHED_STD),
+    "cornell": (_G2_AUTHORS + "Cornell's own settings are not published. Not the graph: on "
+                "the undirected graph the preset gives 72.16 ± 4.24. Not the random search "
+                "they suggest, within reach: 20 `eamp tune --preset g2-rusch2023` trials on "
+                "the 10 splits' validation mean (lr, weight decay, dropouts, p) test at "
+                "71.9-74.6 for the best five, and a depth 2-8 x width 64/256 grid at "
                 "73.2-74.9"),
 }
 _G2_SOURCE = ("Rusch et al. 2023 (ICLR), G2-GraphSAGE on the heterophilous sets; the means "
@@ -356,14 +358,16 @@ def _run_time(row: Mapping[str, Any]) -> str:
 
 
 def _ran_on(result: Mapping[str, Any]) -> str:
-    """Where a run trained, from its recorded environment: ``"cpu, 1 thread"`` or the GPU's
-    name (``"?"`` for a result stored before the environment was recorded)."""
+    """Where a run trained, from its recorded environment: the CPU model and thread count
+    (``"AMD EPYC, 1 thread"``) or the GPU's name (``"?"`` for a result stored before the
+    environment was recorded)."""
     env = result.get("environment")
     if not env:
         return "?"
     if str(env.get("device", "cpu")).startswith("cpu"):
         threads = int(env.get("threads", 1))
-        return f"cpu, {threads} thread{'s' if threads != 1 else ''}"
+        return (f"{env.get('device_name') or 'cpu'}, {threads} "
+                f"thread{'s' if threads != 1 else ''}")
     return str(env.get("device_name") or env.get("device"))
 
 

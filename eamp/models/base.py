@@ -73,11 +73,13 @@ class Adjacency:
 
     def layer_arguments(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(adjacency, edge_weight)`` for a GCN-style layer applied to ``x``: the CSR
-        matrix (no weight), or under autocast the pair, since PyTorch's sparse products
-        have no 16-bit kernels on a CPU and take one dtype for both operands."""
-        if torch.is_autocast_enabled(x.device.type):
+        matrix (no weight), in ``x``'s dtype for a float64 model; a 16-bit ``x`` (under
+        autocast) gets the float32 one, and the layers of :mod:`eamp.nn.sparse` multiply by
+        it in float32. Under :func:`torch.compile` the ``(edge_index, edge_weight)`` pair:
+        TorchDynamo does not trace sparse tensors, and PyG's gather-scatter compiles."""
+        if torch.compiler.is_compiling():
             return self.edge_index, self.edge_weight
-        if x.dtype != self.csr.dtype and x.is_floating_point():  # a float64 model
+        if x.dtype.itemsize >= 4 and x.dtype != self.csr.dtype and x.is_floating_point():
             if x.dtype not in self._in_dtype:
                 self._in_dtype[x.dtype] = Adjacency.build(self.graph, self.csr.size(0),
                                                           self.norm, x.dtype)
@@ -142,6 +144,8 @@ class DeepGNN(Module):
         """The normalized adjacency ``norm`` (:func:`normalized_adjacency`) of ``edge_index``
         as a layer takes it for ``x`` (see :meth:`Adjacency.layer_arguments`), built once per
         graph."""
+        # the lookup is eager under torch.compile (GraphCache); which form a layer takes is
+        # decided here, in the compiled code
         return self._adjacency_caches[norm](edge_index, x).layer_arguments(x)
 
     def forward(

@@ -98,11 +98,14 @@ class HeadScoredAttention(MessagePassing):
         scores = F.leaky_relu(self.score_source(h)[source] + self.score_target(h)[target], 0.2)
         alpha = softmax(scores, target, num_nodes=n)
         per_head = h.view(n, self.channels // self.heads, self.heads)
-        if torch.is_autocast_enabled(x.device.type):  # no 16-bit sparse products on a CPU
+        if torch.compiler.is_compiling():  # TorchDynamo does not trace sparse tensors
             out = self.propagate(torch.stack([source, target]), h=per_head, alpha=alpha)
         else:  # one sparse product per head (a whole epoch 4x faster on squirrel, 8x on
-            # tolokers, on a CPU)
-            out = headwise_product(pattern, alpha, per_head.permute(2, 0, 1)).permute(1, 2, 0)
+            # tolokers, on a CPU), in float32: no 16-bit sparse products on a CPU
+            dtype = torch.promote_types(per_head.dtype, torch.float32)
+            with torch.autocast(x.device.type, enabled=False):
+                out = headwise_product(pattern, alpha.to(dtype),
+                                       per_head.to(dtype).permute(2, 0, 1)).permute(1, 2, 0)
         return out.reshape(n, self.channels)
 
     @staticmethod

@@ -6,6 +6,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from eamp.entropy import prepare_graph
@@ -31,6 +32,9 @@ class GraphCache:
         self._key: tuple | None = None
         self._graph: Any = None
 
+    # eager under torch.compile: what it builds holds sparse tensors, which TorchDynamo
+    # cannot trace, and a cache lookup is no work to compile
+    @torch.compiler.disable
     def __call__(self, edge_index: Tensor, x: Tensor) -> Any:
         if not isinstance(edge_index, Tensor) or edge_index.dim() != 2:
             raise ValueError(

@@ -163,7 +163,8 @@ class EntropicConv(Module):
         """
         out = self.conv(dropout(x, self.dropout, self.training), edge_index, *args, **kwargs)
         if self.options.gradient_at == "output":
-            out = out + self.entropy_step(out, edge_index, entropy_graph, reference_entropy)
+            out = _plus(out, self.entropy_step(out, edge_index, entropy_graph,
+                                               reference_entropy))
             return self.act(out) if self.act is not None else out
         if self.act is not None:
             out = self.act(out)
@@ -173,7 +174,7 @@ class EntropicConv(Module):
                 f"so conv must keep the shape; got input {list(x.shape)} and output "
                 f"{list(out.shape)} (use gradient_at='output')"
             )
-        return out + self.entropy_step(x, edge_index, entropy_graph, reference_entropy)
+        return _plus(out, self.entropy_step(x, edge_index, entropy_graph, reference_entropy))
 
     def reference_entropy(self, x: Tensor, graph: PreparedGraph) -> Tensor | None:
         r"""The adaptive schedule's reference :math:`S_0`: the entropy of ``x`` at this
@@ -184,6 +185,7 @@ class EntropicConv(Module):
         with torch.no_grad():
             return entropy_of(x, graph.to(x.device), self.temperature, self.options.normalize)
 
+    @torch.compiler.disable  # eager under torch.compile: sparse products, a one-time check
     def entropy_step(
         self,
         x: Tensor,
@@ -211,8 +213,8 @@ class EntropicConv(Module):
                 torch.as_tensor(reference_entropy, dtype=x.dtype, device=x.device),
                 self.options.schedule_gain,
             )
-        grad = gradient_of(source, graph, temperature, self.options.normalize)
-        step = (weight * temperature) * grad
+        step = gradient_of(source, graph, temperature, self.options.normalize,
+                           scale=weight * temperature)
         if not self._step_checked:
             self._step_checked = True
             check_step(step, source, graph, self.options)
@@ -235,6 +237,14 @@ class EntropicConv(Module):
             f"{o.entropy_weight}, temperature={o.temperature}, "
             f"detach={o.detach}, gradient_at={o.gradient_at!r}{extra})"
         )
+
+
+def _plus(out: Tensor, step: Tensor) -> Tensor:
+    """``out + step``; into ``step``'s own memory when autograd allows it (a detached step,
+    a fresh tensor of this layer's): one ``[n, d]`` allocation fewer per layer."""
+    if step.requires_grad or step.dtype != torch.promote_types(out.dtype, step.dtype):
+        return out + step
+    return step.add_(out)
 
 
 class EntropyStepWarning(UserWarning):

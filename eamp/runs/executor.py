@@ -30,7 +30,7 @@ from typing import Any
 
 from eamp.checks import choice, integer
 from eamp.io import current_umask, owner_only
-from eamp.runtime import ENV, follow_parent, thread_budget
+from eamp.runtime import ENV, follow_parent, retain_freed_memory, thread_budget
 
 __all__ = ["EXECUTORS", "ExecutorConfig", "run_jobs", "worker_index"]
 
@@ -177,6 +177,7 @@ def _worker(function: Callable[[Any], str], jobs: list[Any], inbox: Any, results
     global _WORKER
     _WORKER = number
     follow_parent(parent)  # a killed command leaves no worker training on
+    retain_freed_memory()
     os.environ[ENV] = str(threads)
     torch.set_num_threads(threads)
     while (index := inbox.get()) is not None:
@@ -259,6 +260,7 @@ def _call(call: _Threaded, job: Any) -> str:
     import torch
 
     os.umask(call.umask)
+    retain_freed_memory()
     threads = int(os.environ.get("SLURM_CPUS_PER_TASK", call.threads))
     os.environ[ENV] = str(threads)
     torch.set_num_threads(threads)

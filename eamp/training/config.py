@@ -71,6 +71,12 @@ class TrainConfig:
             (:meth:`~eamp.models.DeepGNN.set_checkpointing`): less memory, the same
             gradients, more time. Not for the ODE models (use their ``adjoint``).
             (default: ``False``)
+        compile (bool): :meth:`torch.nn.Module.compile` the model (TorchDynamo and
+            Inductor). A compiled model propagates with PyG's gather-scatter over the edges
+            and takes dense features, since TorchDynamo does not trace sparse tensors; the
+            entropy step and the graph caches run eagerly. Same logits as eager to float32
+            rounding. On a CPU it is slower than the eager sparse products
+            (``benchmarks/compile_step.py`` measures it). (default: ``False``)
         batching (str): ``"full"`` (the whole graph every step) or ``"cluster"``
             (Cluster-GCN: each step on the subgraph induced by ``parts_per_batch`` of
             ``num_parts`` parts; see :mod:`eamp.data.batching` for what the entropy term then
@@ -106,6 +112,7 @@ class TrainConfig:
     select: str = "val_metric"
     preset: str | None = None
     checkpoint: bool = False
+    compile: bool = False
     batching: str = "full"
     num_parts: int = 32
     parts_per_batch: int = 1
@@ -142,6 +149,7 @@ class TrainConfig:
                              f"got {self.model_options!r}")
         flag("normalize_features", self.normalize_features)
         flag("checkpoint", self.checkpoint)
+        flag("compile", self.compile)
         if self.data_dir is not None and not isinstance(self.data_dir, (str, os.PathLike)):
             raise ValueError(f"data_dir: expected a path, got {self.data_dir!r}")
         choice("split", self.split, SPLITS)

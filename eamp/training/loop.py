@@ -100,7 +100,7 @@ def train(
         batches = Batches(data.edge_index, parts, config.parts_per_batch)
         features = data.x  # made sparse batch by batch
     else:
-        features = sparse_features(data.x)
+        features = _features(data.x, config)
     count = num_splits(data)
     indices = list(range(count)) if config.split_index == "all" else [int(config.split_index)]
     if progress is None:
@@ -211,14 +211,21 @@ def _optimizer(model: DeepGNN, name: str, lr: float, weight_decay: float
     return kind(groups, lr=lr)
 
 
-def _logits(model: DeepGNN, data: Data, x: Tensor, batches: Batches | None) -> Tensor:
+def _features(x: Tensor, config: TrainConfig) -> Tensor:
+    """``x`` sparse where that pays; dense for a compiled model (TorchDynamo does not trace
+    sparse tensors)."""
+    return x if config.compile else sparse_features(x)
+
+
+def _logits(model: DeepGNN, data: Data, x: Tensor, batches: Batches | None,
+            config: TrainConfig) -> Tensor:
     """The model's float32 logits of every node: one pass over the graph, or batch by
     batch over the parts in a fixed grouping."""
     if batches is None:
         return model(x, data.edge_index).float()
     out = torch.empty(data.num_nodes, model.out_channels, device=x.device)
     for batch in batches():
-        out[batch.nodes] = model(sparse_features(x[batch.nodes]), batch.edge_index).float()
+        out[batch.nodes] = model(_features(x[batch.nodes], config), batch.edge_index).float()
     return out
 
 
@@ -238,6 +245,8 @@ def _train_split(
     device = data.x.device
     train_mask, val_mask, test_mask = split_masks(data, index)
     model = _build(config, data).to(device).set_checkpointing(config.checkpoint)
+    if config.compile:
+        model.compile()  # in place: the state dict keeps its keys
     optimizer = _optimizer(model, config.optimizer, config.lr, config.weight_decay)
     scaler = grad_scaler(device, config.precision)
     y = data.y
@@ -248,7 +257,7 @@ def _train_split(
     def epoch_batches() -> Any:
         if batches is None:
             return [(x, data.edge_index, train_mask, y)]
-        return ((sparse_features(x[b.nodes]), b.edge_index, train_mask[b.nodes], y[b.nodes])
+        return ((_features(x[b.nodes], config), b.edge_index, train_mask[b.nodes], y[b.nodes])
                 for b in batches(shuffle))
 
     score = METRIC_FUNCTIONS[dataset_metric(config.dataset)]
@@ -302,7 +311,7 @@ def _train_split(
 
         model.eval()
         with torch.no_grad(), autocast(device, config.precision):
-            logits = _logits(model, data, x, batches)
+            logits = _logits(model, data, x, batches, config)
         val_score = score(logits, y, val_mask)
         val_loss = float(F.cross_entropy(logits[val_mask], y[val_mask]))
         val_curve.append(val_score)

@@ -1,0 +1,159 @@
+"""What every benchmark shares: the machine it ran on, a comparison with another revision of
+eamp, and the results files under ``results/perf/``.
+
+A benchmark defines ``measure(args) -> dict[str, float]`` (a number per key, e.g.
+milliseconds per setting) and calls :func:`run`. With ``--before REV`` the same measurement
+also runs with eamp as it is at git revision ``REV`` (a temporary ``git worktree``): the
+two alternate in child processes, round by round, so that both see the machine's
+conditions; each number is the median over rounds. ``--out`` writes
+``results/perf/<name>.csv`` (one row per key: the number, before and after, and the machine)
+and ``<name>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "perf"
+
+
+def machine() -> dict[str, str]:
+    """The CPU model, its capability as PyTorch sees it, the thread count and versions."""
+    import torch
+    import torch_geometric
+
+    import eamp
+
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": str(torch.get_num_threads()), "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__, "eamp": eamp.__version__,
+            "python": platform.python_version()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--before", metavar="REV",
+                        help="also measure eamp at git revision REV, alternating with this "
+                        "checkout round by round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --before: alternations of the two (default 3)")
+    parser.add_argument("--out", action="store_true",
+                        help="write results/perf/NAME.csv and NAME.md")
+    parser.add_argument("--name", help="the results files' name (default: the benchmark's)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+
+
+@contextlib.contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    """A checkout of ``revision`` in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "eamp"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path),
+                        revision], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(path)], check=False)
+
+
+def _child(source: Path, argv: list[str]) -> dict[str, float]:
+    """One measurement in a fresh process importing eamp from ``source``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(source), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, sys.argv[0], *argv, "--child"], env=env,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"the measurement with eamp from {source} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(name: str, title: str, measure: Callable[[argparse.Namespace], dict[str, float]],
+        args: argparse.Namespace, argv: list[str], unit: str = "ms",
+        notes: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:
+    """Measures (and with ``--before``, compares), prints a table and, with ``--out``,
+    writes it. ``argv``: the arguments that repeat the measurement in a child process.
+    Returns ``{"after": {...}, "before": {...}}``."""
+    if args.child:
+        print(json.dumps(measure(args)))
+        sys.exit(0)
+    columns: dict[str, dict[str, float]] = {}
+    if args.before is None:
+        columns["after"] = measure(args)
+    else:
+        rounds: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        with worktree(args.before) as old:
+            for _ in range(args.rounds):
+                rounds["before"].append(_child(old, argv))
+                rounds["after"].append(_child(ROOT, argv))
+        for column, measured in rounds.items():
+            columns[column] = {key: statistics.median(m[key] for m in measured if key in m)
+                               for key in measured[-1]}
+    keys = list(columns["after"])
+    header = ["key", "after"] + (["before", "after/before"] if "before" in columns else [])
+    rows = []
+    for key in keys:
+        row = [key, f"{columns['after'][key]:.4g}"]
+        if "before" in columns:
+            before = columns["before"].get(key)
+            row += (["", ""] if before is None else
+                    [f"{before:.4g}", f"{columns['after'][key] / before:.3f}"])
+        rows.append(row)
+    compared = (f"before: eamp at git revision {args.before}, alternating with this checkout "
+                f"over {args.rounds} rounds (medians)" if args.before else "")
+    write_table(args.name or name, title, header, rows, unit=unit, notes=notes,
+                about=compared, out=args.out)
+    return columns
+
+
+def write_table(name: str, title: str, header: list[str], rows: list[list[str]], *,
+                unit: str = "", notes: tuple[str, ...] = (), about: str = "",
+                out: bool = True) -> None:
+    """Prints a table with the machine it was measured on and, with ``out``, writes it to
+    ``results/perf/<name>.csv`` (the machine in every row) and ``<name>.md``."""
+    facts = machine()
+    where = (f"{facts['cpu']} ({facts['capability']}), {facts['threads']} threads; torch "
+             f"{facts['torch']}, torch_geometric {facts['torch_geometric']}, eamp "
+             f"{facts['eamp']}, python {facts['python']}")
+    said = "; ".join(filter(None, [where, about, unit and f"unit: {unit}"]))
+    print(f"{title}\n{said}")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    for note in notes:
+        print(note)
+    if not out:
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header + list(facts))
+        for row in rows:
+            writer.writerow(list(row) + list(facts.values()))
+    argv = [("DIR" if before == "--data-dir" else word)
+            for before, word in zip(["", *sys.argv[1:]], sys.argv[1:], strict=False)]
+    command = "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *argv])
+    lines = [f"**{title}**", "", f"`{command}`", "", f"{said}.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    lines += ["", *notes] if notes else []
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print(f"written: {RESULTS / name}.csv, .md")
