@@ -1,4 +1,5 @@
-"""Sphinx configuration of eamp's documentation (``sphinx-build -W docs docs/_build``)."""
+"""Sphinx configuration of eamp's documentation (``sphinx-build -W docs docs/_build/html``;
+``-b doctest`` runs the code on its pages)."""
 
 import eamp
 
@@ -8,6 +9,7 @@ release = version = eamp.__version__
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
@@ -25,3 +27,5 @@ napoleon_numpy_docstring = False
 napoleon_use_ivar = True  # "Attributes:" as fields, not duplicate objects of dataclasses
 # a bare name such as ``dataset`` may be a field of several classes: not an error
 suppress_warnings = ["ref.python"]
+# the pages include results files from the repository (results/, CHANGELOG.md)
+myst_heading_anchors = 3

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from eamp._lazy import lazy_attributes
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _NAMES = {
     **dict.fromkeys(("PreparedGraph", "boltzmann_entropy", "dirichlet_energy",

@@ -19,4 +19,5 @@ ruff check eamp tests benchmarks examples
 lint-imports  # the layering of eamp's packages (pyproject.toml, [tool.importlinter])
 # the documentation, warnings as errors (its API reference imports every module it documents)
 sphinx-build -W --keep-going -q -b html docs docs/_build/html
+sphinx-build -W --keep-going -q -b doctest docs docs/_build/doctest  # the code on its pages
 python -m pytest "$@"

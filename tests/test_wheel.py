@@ -1,4 +1,4 @@
-"""The package as a user installs it: ``pip wheel`` builds a wheel from this checkout, which
+"""The package as a user installs it: ``python -m build`` makes a wheel from this checkout, which
 installs into a clean virtual environment, imports there and reports its version (``import
 eamp`` needs none of its dependencies, so the clean environment gets none)."""
 
@@ -21,9 +21,9 @@ def test_a_wheel_builds_installs_imports_and_reports_its_version(tmp_path):
         shutil.copy(ROOT / name, source / name if source.exists() else _mkdir(source) / name)
     shutil.copytree(ROOT / "eamp", source / "eamp",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                    "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
-                   check=True, capture_output=True)
+    # --no-isolation: the build backend (setuptools) of this environment, no download
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("eamp-*.whl")
     assert re.fullmatch(rf"eamp-{re.escape(eamp.__version__)}-py3-none-any\.whl", wheel.name)
     venv.create(tmp_path / "env", with_pip=True)

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROCESS = re.compile(r"\b(stops? \d+|issues? \d+|(an )?earlier session|this session|"
                      r"sometimes lent|the H200 this project)\b", re.IGNORECASE)
 # what users read; an external reference such as pyg-team/pytorch_geometric#9359 is fine
-READ = ["eamp/**/*.py", "scripts/*", "docs/**/*.md", "docs/conf.py", "results/**/*.md",
-        "results/**/*.csv", "benchmarks/*.py", "examples/*.py", ".ci/*", "CHANGELOG.md"]
+READ = ["README.md", "CITATION.cff", "pyproject.toml", "eamp/**/*.py", "scripts/*",
+        "docs/**/*.md", "docs/conf.py", "results/**/*.md", "results/**/*.csv", "benchmarks/*.py",
+        "examples/*.py", ".ci/*", "CHANGELOG.md"]
 
 
 def _files():
