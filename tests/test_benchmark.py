@@ -407,9 +407,9 @@ def test_a_partial_row_says_so_and_one_run_has_no_spread():
     (None, "?"),
 ])
 def test_a_run_says_where_it_trained(environment, where):
-    from eamp.experiments.benchmark import _ran_on
+    from eamp.training.result import ran_on
 
-    assert _ran_on({} if environment is None else {"environment": environment}) == where
+    assert ran_on({} if environment is None else {"environment": environment}) == where
 
 
 def test_the_gpu_script_trains_reports_and_packs_the_store(all_data_root, tmp_path):

@@ -27,7 +27,7 @@ from eamp.models.registry import get_preset
 from eamp.runs.executor import ExecutorConfig
 from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds, stored_result
 from eamp.training.config import TrainConfig
-from eamp.training.result import run_versions
+from eamp.training.result import ran_on, run_versions
 
 __all__ = ["BenchmarkConfig", "Case", "Published", "SUITES", "benchmark", "suite_names"]
 
@@ -328,7 +328,7 @@ def benchmark(config: BenchmarkConfig, out: Path) -> Path:
             "run_s_min": round(min(seconds)) if seconds else None,
             "run_s_max": round(max(seconds)) if seconds else None,
             "run_min": round(sum(seconds) / 60, 2),
-            "ran_on": "; ".join(sorted({_ran_on(result) for result in results})),
+            "ran_on": "; ".join(sorted({ran_on(result) for result in results})),
         })
     write_csv(out / "benchmark.csv", rows, COLUMNS)
     write_text_atomic(out / "benchmark.md", _markdown(config, rows, run_versions(stored)))
@@ -355,20 +355,6 @@ def _run_time(row: Mapping[str, Any]) -> str:
     low, high = row["run_s_min"], row["run_s_max"]
     span = f"{low} s" if low == high else f"{low}-{high} s"
     return f"{span} a run ({row['ran_on']})"
-
-
-def _ran_on(result: Mapping[str, Any]) -> str:
-    """Where a run trained, from its recorded environment: the CPU model and thread count
-    (``"AMD EPYC, 1 thread"``) or the GPU's name (``"?"`` for a result stored before the
-    environment was recorded)."""
-    env = result.get("environment")
-    if not env:
-        return "?"
-    if str(env.get("device", "cpu")).startswith("cpu"):
-        threads = int(env.get("threads", 1))
-        return (f"{env.get('device_name') or 'cpu'}, {threads} "
-                f"thread{'s' if threads != 1 else ''}")
-    return str(env.get("device_name") or env.get("device"))
 
 
 def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], versions: str) -> str:

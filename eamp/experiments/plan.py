@@ -98,6 +98,7 @@ class Reproduction:
         skipped: dataset -> why it was skipped.
         done_runs, total_runs: runs stored (the report's), and planned in all.
         versions: the package versions the stored runs were trained with.
+        hardware: where they trained (:func:`~eamp.training.result.run_hardware`).
     """
 
     plan: Plan
@@ -109,4 +110,5 @@ class Reproduction:
     done_runs: int
     total_runs: int
     versions: str
+    hardware: str = "none stored"
     skipped: dict[str, str] = field(default_factory=dict)

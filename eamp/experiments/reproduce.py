@@ -27,7 +27,7 @@ from eamp.experiments.report import plot_layer_energy, plot_oversmoothing
 from eamp.io import read_csv, write_csv, write_json_atomic
 from eamp.models import reproduction_models
 from eamp.runs.store import run_all, stored_result
-from eamp.training.result import run_versions
+from eamp.training.result import run_hardware, run_versions
 
 __all__ = ["ReproduceConfig", "reproduce", "Plan"]
 
@@ -78,7 +78,8 @@ def reproduce(config: ReproduceConfig, out: Path) -> Path:
     report = write_report(out, Reproduction(
         plan=plan, config=config, grid_rows=grid_rows, table=table, energy_rows=energy_rows,
         figure3_protocol=figure3_protocol, done_runs=len(results), total_runs=len(runs),
-        versions=run_versions([result for _, result in results]), skipped=skipped))
+        versions=run_versions([result for _, result in results]),
+        hardware=run_hardware([result for _, result in results]), skipped=skipped))
     done = f"{tally.summary()}; " if tally is not None else ""
     _log(f"{done}{time.perf_counter() - started:.0f} s; report: {report}")
     return report

@@ -53,6 +53,7 @@ from eamp.runs.storage import make_storage
 from eamp.runs.store import RunSpec, is_done, run_all, run_minutes
 from eamp.runs.tune import TuneConfig, tune
 from eamp.training.config import TrainConfig
+from eamp.training.result import read_result, run_hardware, run_versions
 
 __all__ = ["STUDY_SUITES", "StudyCell", "StudySuite", "entropy_parameters", "plan_study",
            "run_study"]
@@ -268,6 +269,7 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
                 out, workers=workers, force=force, executor=executor, wait=wait)
     rows: list[dict[str, Any]] = []
     layers: list[dict[str, Any]] = []
+    trained: list[dict[str, Any]] = []
     for cell in suite.cells:  # then report every cell from the store as it is now (another
         entropic = entropic_version(cell.backbone)  # invocation may have added to it)
         tuned = tuned_now.get(cell) or _stored(cell, (cell.backbone, entropic), suite, out,
@@ -279,6 +281,7 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
                      and is_done(b, out / b.relpath, quiet=True)]
             if not pairs:
                 continue
+            trained += [read_result(out / s.relpath) for pair in pairs for s in pair]
             a_scores, a_last = scores(out, [a for a, _ in pairs])
             b_scores, b_last = scores(out, [b for _, b in pairs])
             diff, low, high = paired_interval(a_scores, b_scores)
@@ -317,7 +320,10 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
     plot_depth(rows, out)
     plot_layers(layers, out)
     report = out / "report.md"
-    write_text_atomic(report, report_text(name, suite, rows))
+    # a run paired in several rows (the tuned entropic model) counts once
+    unique = list({json.dumps(r["config"], sort_keys=True): r for r in trained}.values())
+    write_text_atomic(report, report_text(
+        name, suite, rows, f"{run_versions(unique)}, on {run_hardware(unique)}"))
     return report
 
 

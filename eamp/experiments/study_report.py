@@ -173,7 +173,10 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]]) -> str:
+def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]],
+                trained: str = "") -> str:
+    """``report.md`` of the study ``name`` from its ``rows``; ``trained``: what the runs were
+    trained with and on (versions and hardware)."""
     ran = [r for r in rows if r["n"]]
     if suite.preset is None:
         how = (f"Each model of a cell tuned with {suite.trials} trials on validation (width "
@@ -191,7 +194,8 @@ def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]]) -> str
              f"the runs' splits. Energy, MAD and effective rank: of the last hidden state, "
              f"mean over the runs. Built from the studies under `tune/` and the runs under "
              f"`runs/` beside this file; `eamp benchmark --suite {name} --out <this folder> "
-             f"--report` rebuilds it from them.", ""]
+             f"--report` rebuilds it from them."
+             + (f" The runs were trained with {trained}." if trained else ""), ""]
     if suite.epochs is not None:
         lines += [f"**Quick suite: every run capped at {suite.epochs} epochs; not a "
                   "result.**", ""]

@@ -204,7 +204,7 @@ def write_report(out: Path, run: Reproduction) -> Path:
         f"Built by `eamp reproduce` ({kind} run) from the {run.done_runs} of {run.total_runs} "
         f"planned training runs stored under `runs/` beside this file; rebuilt from them by "
         f"`eamp reproduce --out <this folder> --report` with the same options. The runs "
-        f"were trained with {run.versions}.",
+        f"were trained with {run.versions}, on {run.hardware}.",
         "",
     ]
     if config.quick:

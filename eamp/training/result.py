@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["RESULT_SCHEMA", "RunResult", "SplitResult", "config_differences",
-           "describe_differences", "environment", "read_result", "run_versions", "versions"]
+           "describe_differences", "environment", "ran_on", "read_result", "run_hardware",
+           "run_versions", "versions"]
 
 RESULT_SCHEMA = 1
 
@@ -172,3 +174,27 @@ def run_versions(results: list[dict[str, Any]]) -> str:
             found.setdefault(package, set()).add(str(version))
     return ", ".join(f"{package} {' / '.join(sorted(versions))}"
                      for package, versions in found.items()) or "none stored"
+
+
+def ran_on(result: Mapping[str, Any]) -> str:
+    """Where a run trained, from its recorded environment: the CPU model and thread count
+    (``"AMD EPYC, 1 thread"``) or the GPU's name (``"?"`` for a result stored before the
+    environment was recorded)."""
+    env = result.get("environment")
+    if not env:
+        return "?"
+    if str(env.get("device", "cpu")).startswith("cpu"):
+        threads = int(env.get("threads", 1))
+        return (f"{env.get('device_name') or 'cpu'}, {threads} "
+                f"thread{'s' if threads != 1 else ''}")
+    return str(env.get("device_name") or env.get("device"))
+
+
+def run_hardware(results: list[Mapping[str, Any]]) -> str:
+    """Where the runs ``results`` trained, each place with its number of runs:
+    ``AMD EPYC, 1 thread (50 runs)``."""
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[ran_on(result)] = counts.get(ran_on(result), 0) + 1
+    return "; ".join(f"{where} ({n} run{'s' if n != 1 else ''})"
+                     for where, n in sorted(counts.items())) or "none stored"
