@@ -17,7 +17,6 @@ import contextlib
 import csv
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,20 +31,16 @@ RESULTS = ROOT / "results" / "perf"
 def machine() -> dict[str, str]:
     """The CPU model, its capability as PyTorch sees it, the thread count and versions."""
     import torch
-    import torch_geometric
 
-    import eamp
+    from eamp.device import device_name
+    from eamp.training.result import versions
 
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": model, "capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": str(torch.get_num_threads()), "torch": torch.__version__,
-            "torch_geometric": torch_geometric.__version__, "eamp": eamp.__version__,
-            "python": platform.python_version()}
+    found = versions()
+    return {"cpu": device_name(torch.device("cpu")),
+            "capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": str(torch.get_num_threads()), "torch": found["torch"],
+            "torch_geometric": found["torch_geometric"], "eamp": found["eamp"],
+            "python": found["python"]}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -396,7 +396,12 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
 
         ax = product(x)
         x_ax, sq_norm = _row_dot(x, ax), _row_dot(x, x)
-    else:
+        sum_sq = deg * sq_norm - 2 * x_ax + product(sq_norm)
+        ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
+        p = torch.exp(-ratio)
+        pbar = torch.where(p > 0, p * (1 - ratio), torch.zeros_like(ratio))
+        q = coef * pbar * (scale / t)
+    else:  # the same in two buffers and in place: the [n] passes cost their calls
         def product(v: Tensor) -> Tensor:
             return adj @ v
 
@@ -405,13 +410,6 @@ def gradient_of(x: Tensor, graph: PreparedGraph, t: float | Tensor, normalize: b
         # one pass, no [n, d] product (2x faster than squaring and summing); not under
         # autograd, whose gradient of a norm is 0/0 at the zero row x_0 - x_0
         sq_norm = torch.linalg.vector_norm(x, dim=-1).square_()
-    if track:
-        sum_sq = deg * sq_norm - 2 * x_ax + product(sq_norm)
-        ratio = (0.5 * coef * sum_sq.clamp_min(0)) / t
-        p = torch.exp(-ratio)
-        pbar = torch.where(p > 0, p * (1 - ratio), torch.zeros_like(ratio))
-        q = coef * pbar * (scale / t)
-    else:  # the same, in place: a dozen passes over [n] that cost their calls, not their work
         ratio = product(sq_norm).addcmul_(deg, sq_norm).sub_(x_ax, alpha=2).clamp_(min=0)
         ratio.mul_(coef).mul_(0.5 / t)  # E_i / T
         pbar = torch.neg(ratio).exp_().mul_(ratio.neg_().add_(1))

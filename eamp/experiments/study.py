@@ -50,10 +50,10 @@ from eamp.experiments.suite import PlanRow, selected
 from eamp.io import write_csv, write_text_atomic
 from eamp.models.registry import entropic_version, get_model_spec
 from eamp.runs.storage import make_storage
-from eamp.runs.store import RunSpec, is_done, run_all, run_minutes
+from eamp.runs.store import RunSpec, is_done, run_all, run_minutes, run_seconds, stored_result
 from eamp.runs.tune import TuneConfig, tune
 from eamp.training.config import TrainConfig
-from eamp.training.result import read_result, run_hardware, run_versions
+from eamp.training.result import run_hardware, run_versions
 
 __all__ = ["STUDY_SUITES", "StudyCell", "StudySuite", "entropy_parameters", "plan_study",
            "run_study"]
@@ -269,7 +269,15 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
                 out, workers=workers, force=force, executor=executor, wait=wait)
     rows: list[dict[str, Any]] = []
     layers: list[dict[str, Any]] = []
-    trained: list[dict[str, Any]] = []
+    # every stored run read once: a tuned entropic run is paired in several rows
+    read: dict[Path, dict[str, Any] | None] = {}
+    paired: dict[Path, dict[str, Any]] = {}  # the runs some row reports
+
+    def stored(spec: RunSpec) -> dict[str, Any] | None:
+        if spec.relpath not in read:
+            read[spec.relpath] = stored_result(spec, out / spec.relpath, quiet=True)
+        return read[spec.relpath]
+
     for cell in suite.cells:  # then report every cell from the store as it is now (another
         entropic = entropic_version(cell.backbone)  # invocation may have added to it)
         tuned = tuned_now.get(cell) or _stored(cell, (cell.backbone, entropic), suite, out,
@@ -277,22 +285,23 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
         variants = _variants(cell, entropic, tuned, suite, n, label) if tuned else []
         for variant, base_runs, entropic_runs in variants:
             pairs = [(a, b) for a, b in zip(base_runs, entropic_runs, strict=True)
-                     if is_done(a, out / a.relpath, quiet=True)
-                     and is_done(b, out / b.relpath, quiet=True)]
+                     if stored(a) is not None and stored(b) is not None]
             if not pairs:
                 continue
-            trained += [read_result(out / s.relpath) for pair in pairs for s in pair]
-            a_scores, a_last = scores(out, [a for a, _ in pairs])
-            b_scores, b_last = scores(out, [b for _, b in pairs])
+            a_results = [stored(a) for a, _ in pairs]
+            b_results = [stored(b) for _, b in pairs]
+            paired.update((s.relpath, stored(s)) for pair in pairs for s in pair)
+            a_scores, a_last = scores(a_results)
+            b_scores, b_last = scores(b_results)
             diff, low, high = paired_interval(a_scores, b_scores)
             if variant == "tuned":
-                layers += layer_rows(cell, out, {cell.backbone: [a for a, _ in pairs],
-                                                  entropic: [b for _, b in pairs]})
+                layers += layer_rows(cell, {cell.backbone: a_results, entropic: b_results})
                 tune_min = _tuning_minutes(cell, (cell.backbone, entropic), suite, out)
-                runs_min = run_minutes(out, [s for pair in pairs for s in pair])
+                timed = [s for pair in pairs for s in pair]
             else:  # the proposal's own runs; the tuned entropic ones count above
-                tune_min, runs_min = 0.0, run_minutes(
-                    out, [s for pair in pairs for s in pair if s.protocol != label])
+                tune_min = 0.0
+                timed = [s for pair in pairs for s in pair if s.protocol != label]
+            runs_min = sum(run_seconds(stored(s)) for s in timed) / 60
             rows.append({
                 "dataset": cell.dataset, "depth": cell.depth, "backbone": cell.backbone,
                 "variant": variant,
@@ -320,10 +329,9 @@ def run_study(config: BenchmarkConfig, out: Path) -> Path:
     plot_depth(rows, out)
     plot_layers(layers, out)
     report = out / "report.md"
-    # a run paired in several rows (the tuned entropic model) counts once
-    unique = list({json.dumps(r["config"], sort_keys=True): r for r in trained}.values())
+    trained = list(paired.values())
     write_text_atomic(report, report_text(
-        name, suite, rows, f"{run_versions(unique)}, on {run_hardware(unique)}"))
+        name, suite, rows, f"{run_versions(trained)}, on {run_hardware(trained)}"))
     return report
 
 

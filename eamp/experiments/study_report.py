@@ -12,7 +12,6 @@ from eamp.experiments.report import color, label, pyplot
 from eamp.experiments.study_suites import StudyCell, StudySuite
 from eamp.models.registry import entropic_version
 from eamp.runs.store import cached_dataset
-from eamp.training.result import read_result
 
 __all__ = ["COLUMNS", "ENTROPY_OFF", "LAYER_COLUMNS", "chance", "layer_rows", "paired_interval",
            "plot_depth", "plot_layers", "report_text", "scores", "verdict"]
@@ -36,14 +35,13 @@ _LAYER_KEYS = {"energy": "layer_energy", "mad": "layer_mad",
                "effective_rank": "layer_effective_rank"}
 
 
-def layer_rows(cell: StudyCell, out: Path, runs: dict[str, list[Any]]
-                ) -> list[dict[str, Any]]:
-    """Tidy rows of the layer-wise measures of each model of a cell, mean over its runs
-    (layer 0: the input features)."""
+def layer_rows(cell: StudyCell, runs: dict[str, list[dict[str, Any]]]
+               ) -> list[dict[str, Any]]:
+    """Tidy rows of the layer-wise measures of each model of a cell, mean over its stored
+    results ``runs`` (layer 0: the input features)."""
     rows = []
-    for model, specs in runs.items():
-        results = [read_result(out / spec.relpath) for spec in specs]
-        results = [r for r in results if all(r.get(key) for key in _LAYER_KEYS.values())]
+    for model, stored in runs.items():
+        results = [r for r in stored if all(r.get(key) for key in _LAYER_KEYS.values())]
         if not results:
             continue
         for layer in range(min(len(r["layer_energy"]) for r in results)):
@@ -82,8 +80,8 @@ def plot_layers(layers: list[dict[str, Any]], out: Path) -> None:
         plt.close(fig)
 
 
-def scores(out: Path, specs: list[Any]) -> tuple[list[float], dict[str, float]]:
-    results = [read_result(out / spec.relpath) for spec in specs]
+def scores(results: list[dict[str, Any]]) -> tuple[list[float], dict[str, float]]:
+    """The test scores (x 100) of stored ``results`` and their mean last-layer measures."""
     last = {key: sum(r[key][-1] for r in results if r.get(key)) / len(results)
             for key in ("layer_energy", "layer_mad", "layer_effective_rank")}
     return [100 * r["test_score"] for r in results], last

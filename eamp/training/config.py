@@ -76,7 +76,7 @@ class TrainConfig:
             and takes dense features, since TorchDynamo does not trace sparse tensors; the
             entropy step and the graph caches run eagerly. Same logits as eager to float32
             rounding. On a CPU it is slower than the eager sparse products
-            (``benchmarks/compile_step.py`` measures it). (default: ``False``)
+            (``benchmarks/train_epoch.py --settings 32 compile`` measures it). (default: ``False``)
         batching (str): ``"full"`` (the whole graph every step) or ``"cluster"``
             (Cluster-GCN: each step on the subgraph induced by ``parts_per_batch`` of
             ``num_parts`` parts; see :mod:`eamp.data.batching` for what the entropy term then

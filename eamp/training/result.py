@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -193,8 +194,6 @@ def ran_on(result: Mapping[str, Any]) -> str:
 def run_hardware(results: list[Mapping[str, Any]]) -> str:
     """Where the runs ``results`` trained, each place with its number of runs:
     ``AMD EPYC, 1 thread (50 runs)``."""
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[ran_on(result)] = counts.get(ran_on(result), 0) + 1
+    counts = Counter(ran_on(result) for result in results)
     return "; ".join(f"{where} ({n} run{'s' if n != 1 else ''})"
                      for where, n in sorted(counts.items())) or "none stored"
