@@ -93,6 +93,12 @@ def run(name: str, title: str, measure: Callable[[argparse.Namespace], dict[str,
     if args.before is None:
         columns["after"] = measure(args)
     else:
+        known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet",
+                                f"{args.before}^{{commit}}"], capture_output=True)
+        if known.returncode != 0:
+            print(f"{Path(sys.argv[0]).name}: error: --before: expected a git revision of "
+                  f"{ROOT}, got {args.before!r}", file=sys.stderr)
+            sys.exit(2)
         rounds: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
         with worktree(args.before) as old:
             for _ in range(args.rounds):
