@@ -8,6 +8,7 @@ from scipy import stats
 
 from eamp.cli import main
 from eamp.experiments.benchmark import BenchmarkConfig
+from eamp.experiments.report import signed
 from eamp.experiments.study import STUDY_SUITES
 from eamp.experiments.study_report import paired_interval
 from eamp.experiments.suite import PlanRow
@@ -23,6 +24,14 @@ def test_paired_interval_is_scipys_paired_t_interval():
     assert mean == pytest.approx(sum(y - x for x, y in zip(a, b, strict=True)) / 5)
     assert (low, high) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert math.isnan(paired_interval([1.0], [2.0])[1])
+
+
+@pytest.mark.parametrize(("value", "text"), [(-1e-12, "+0.00"), (-0.004, "+0.00"),
+                                             (-0.005, "-0.01"), (0.0, "+0.00"),
+                                             (2.345, "+2.35"), (-3.78, "-3.78")])
+def test_a_signed_difference_that_rounds_to_zero_is_plus_zero(value, text):
+    """Two models equal on every split differ by a float's rounding error: ``+0.00``."""
+    assert signed(value) == text
 
 
 def test_every_study_backbone_has_an_entropic_version():

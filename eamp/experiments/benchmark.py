@@ -20,6 +20,7 @@ from typing import Any
 from eamp.checks import choice, flag, integer
 from eamp.data.catalog import dataset_metric
 from eamp.device import check_device, check_precision
+from eamp.experiments.report import signed
 from eamp.experiments.study_suites import STUDY_SUITES
 from eamp.experiments.suite import PlanRow, check_patterns, selected
 from eamp.io import write_csv, write_text_atomic
@@ -392,7 +393,7 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], versions: str
             mark += f" so far ({r['n']} of {r['planned']})"
         spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
         lines.append(f"| {r['case']} | {r['metric']} | {r['mean']:.2f}{spread} "
-                     f"({r['n']}{partial}) | {pub} | {r['difference']:+.2f} | {r['target']} | "
+                     f"({r['n']}{partial}) | {pub} | {signed(r['difference'])} | {r['target']} | "
                      f"{mark} | {_run_time(r)} |")
     total = sum(r["run_min"] for r in rows)
     lines += ["", f"The runs in the table took {total:.1f} min ({total / 60:.1f} h) of run time "
@@ -401,7 +402,7 @@ def _markdown(config: BenchmarkConfig, rows: list[dict[str, Any]], versions: str
     missed = [r for r in rows if r["n"] and not r["within"]]
     if missed:
         lines += ["## Missed targets: what was found", ""]
-        lines += [f"- {r['case']} ({r['difference']:+.2f}): "
+        lines += [f"- {r['case']} ({signed(r['difference'])}): "
                   f"{r['finding'] or 'no cause found yet'}." for r in missed]
         lines.append("")
     lines += ["## Sources and known differences", ""]

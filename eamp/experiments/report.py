@@ -14,7 +14,7 @@ from eamp.io import read_csv, write_csv
 from eamp.models import MODELS
 
 __all__ = ["write_csv", "read_csv", "group_energies", "plot_oversmoothing",
-           "plot_layer_energy", "markdown_table", "label", "color", "pyplot"]
+           "plot_layer_energy", "markdown_table", "label", "color", "pyplot", "signed"]
 
 def label(model: str) -> str:
     """The model's name in figures and reports (its registry ``label``)."""
@@ -130,6 +130,12 @@ def _save(fig, axes, path: Path) -> Path:  # noqa: ANN001
     fig.savefig(path, dpi=120)
     pyplot().close(fig)
     return path
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """``value`` with its sign and ``digits`` decimals; a value that rounds to zero is
+    ``+0.00``, never ``-0.00``."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def _cell(value: object) -> str:

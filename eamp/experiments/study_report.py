@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eamp.data.catalog import dataset_metric
-from eamp.experiments.report import color, label, pyplot
+from eamp.experiments.report import color, label, pyplot, signed
 from eamp.experiments.study_suites import StudyCell, StudySuite
 from eamp.models.registry import entropic_version
 from eamp.runs.store import cached_dataset
@@ -209,7 +209,7 @@ def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]],
         lines.append(
             f"| {cell} | {r['variant']} | {r['n']} | {_fmt(r['base_mean'])} ± "
             f"{_fmt(r['base_std'])} | {_fmt(r['entropic_mean'])} ± {_fmt(r['entropic_std'])} "
-            f"| {_fmt(r['chance'])} | {r['difference']:+.2f} [{_fmt(r['ci_low'])}, "
+            f"| {_fmt(r['chance'])} | {signed(r['difference'])} [{_fmt(r['ci_low'])}, "
             f"{_fmt(r['ci_high'])}] | "
             f"{r['verdict']} | {r['base_energy']:.2e} / {r['entropic_energy']:.2e} | "
             f"{r['base_mad']:.3f} / {r['entropic_mad']:.3f} | {r['base_erank']:.1f} / "
@@ -219,7 +219,7 @@ def report_text(name: str, suite: StudySuite, rows: list[dict[str, Any]],
                            ("hurts", "It hurts (interval below zero)"),
                            ("no difference", "It makes no measurable difference")):
         cells = [f"{r['dataset']} L{r['depth']} {r['backbone']} ({r['variant']}, "
-                 f"{r['difference']:+.2f})" for r in ran if r["verdict"] == verdict]
+                 f"{signed(r['difference'])})" for r in ran if r["verdict"] == verdict]
         lines.append(f"- {words}: {'; '.join(cells) if cells else 'nowhere'}.")
     collapsed = [f"{r['dataset']} L{r['depth']} {r['backbone']} (base {_fmt(r['base_mean'])}, "
                  f"entropic {_fmt(r['entropic_mean'])}, one class {_fmt(r['chance'])})"
