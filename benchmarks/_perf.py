@@ -6,8 +6,10 @@ milliseconds per setting) and calls :func:`run`. With ``--before REV`` the same 
 also runs with eamp as it is at git revision ``REV`` (a temporary ``git worktree``): the
 two alternate in child processes, round by round, so that both see the machine's
 conditions; each number is the median over rounds. ``--out`` writes
-``results/perf/<name>.csv`` (one row per key: the number, before and after, and the machine)
-and ``<name>.md``.
+``results/perf/<name>.csv`` (one row per key: the number, before and after, and the machine),
+``<name>.json`` (the title, the command that measured it, the notes) and ``<name>.md``, the
+table the documentation includes, made from the other two by :func:`render`;
+``python benchmarks/_perf.py`` rewrites every ``.md`` from them.
 """
 
 from __future__ import annotations
@@ -124,16 +126,27 @@ def run(name: str, title: str, measure: Callable[[argparse.Namespace], dict[str,
     return columns
 
 
+FACTS = ("cpu", "capability", "threads", "torch", "torch_geometric", "eamp", "python")
+
+
+def _where(facts: dict[str, str]) -> str:
+    threads = int(facts["threads"])
+    return (f"{facts['cpu']} ({facts['capability']}), {threads} "
+            f"thread{'' if threads == 1 else 's'}; torch {facts['torch']}, torch_geometric "
+            f"{facts['torch_geometric']}, eamp {facts['eamp']}, python {facts['python']}")
+
+
 def write_table(name: str, title: str, header: list[str], rows: list[list[str]], *,
                 unit: str = "", notes: tuple[str, ...] = (), about: str = "",
-                out: bool = True) -> None:
-    """Prints a table with the machine it was measured on and, with ``out``, writes it to
-    ``results/perf/<name>.csv`` (the machine in every row) and ``<name>.md``."""
+                out: bool = True, threads: int | None = None) -> None:
+    """Prints a table with the machine it was measured on (``threads``: those of the
+    measurement, when not this process's) and, with ``out``, writes it to
+    ``results/perf/<name>.csv`` (the machine in every row), ``<name>.json`` (the title, the
+    command and the notes) and ``<name>.md``, which :func:`render` makes from those two."""
     facts = machine()
-    where = (f"{facts['cpu']} ({facts['capability']}), {facts['threads']} threads; torch "
-             f"{facts['torch']}, torch_geometric {facts['torch_geometric']}, eamp "
-             f"{facts['eamp']}, python {facts['python']}")
-    said = "; ".join(filter(None, [where, about, unit and f"unit: {unit}"]))
+    if threads is not None:
+        facts["threads"] = str(threads)
+    said = "; ".join(filter(None, [_where(facts), about, unit and f"unit: {unit}"]))
     print(f"{title}\n{said}")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -146,15 +159,40 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[str]],
     RESULTS.mkdir(parents=True, exist_ok=True)
     with open(RESULTS / f"{name}.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header + list(facts))
+        writer.writerow(header + list(FACTS))
         for row in rows:
-            writer.writerow(list(row) + list(facts.values()))
+            writer.writerow([str(cell) for cell in row] + [facts[key] for key in FACTS])
     argv = [("DIR" if before == "--data-dir" else word)
             for before, word in zip(["", *sys.argv[1:]], sys.argv[1:], strict=False)]
     command = "python " + " ".join([f"benchmarks/{Path(sys.argv[0]).name}", *argv])
-    lines = [f"**{title}**", "", f"`{command}`", "", f"{said}.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    lines += ["", *notes] if notes else []
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print(f"written: {RESULTS / name}.csv, .md")
+    about_table = {"title": title, "command": command, "about": about, "unit": unit,
+                   "notes": list(notes)}
+    (RESULTS / f"{name}.json").write_text(json.dumps(about_table, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(render(name))
+    print(f"written: {RESULTS / name}.csv, .json, .md")
+
+
+def render(name: str, folder: Path = RESULTS) -> str:
+    """``<name>.md``: the table of ``<name>.csv`` under the title, command and notes of
+    ``<name>.json``, with the machine the csv names."""
+    about = json.loads((folder / f"{name}.json").read_text())
+    with open(folder / f"{name}.csv", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    if tuple(header[-len(FACTS):]) != FACTS:
+        raise ValueError(f"{folder / name}.csv: expected its last columns to be {FACTS}")
+    columns = header[:-len(FACTS)]
+    facts = dict(zip(FACTS, rows[0][-len(FACTS):], strict=True))
+    said = "; ".join(filter(None, [_where(facts), about["about"],
+                                   about["unit"] and f"unit: {about['unit']}"]))
+    lines = [f"**{about['title']}**", "", f"`{about['command']}`", "", f"{said}.", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row[:len(columns)]) + " |" for row in rows]
+    lines += ["", *about["notes"]] if about["notes"] else []
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    # python benchmarks/_perf.py: rewrites every results/perf/<name>.md from its csv and json
+    for found in sorted(RESULTS.glob("*.json")):
+        (RESULTS / f"{found.stem}.md").write_text(render(found.stem))
+        print(f"written: {RESULTS / found.stem}.md")

@@ -4,6 +4,7 @@ without activation checkpointing) and Cluster-GCN batches, each case in a fresh 
     python benchmarks/scale.py [--nodes 100000 1000000 3000000] [--modes full
         full-checkpoint cluster] [--depth 16] [--hidden 64] [--num-parts 64]
         [--parts-per-batch 1] [--memory-limit-gib 22] [--out scale.jsonl] [--device auto]
+        [--threads N]
         [--table]
 
 Graphs: :func:`eamp.data.csbm_graph` (3 classes, average degree 10, 128 features), made
@@ -34,6 +35,7 @@ args = json.loads(sys.argv[1])
 limit = int(args["memory_limit_gib"] * 2**30)
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 import torch, torch.nn.functional as F
+torch.set_num_threads(args["threads"])
 from eamp.data.batching import Batches, partition
 from eamp.data import clean_graph, csbm_graph
 from eamp.device import resolve_device
@@ -87,14 +89,13 @@ peak = (torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda"
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
 print(json.dumps({"epoch_s": epoch, "peak_gib": peak, "entropy_share": spent[0] / epoch,
                   "partition_s": partition_s, "cut_fraction": cut,
-                  "edges": int(data.edge_index.size(1)), "threads": torch.get_num_threads(),
-                  "device": str(device)}))
+                  "edges": int(data.edge_index.size(1)), "ran_on": str(device)}))
 """
 
 
 def _key(case: dict) -> tuple:
     return (case["nodes"], case["mode"], case["depth"], case["hidden"], case["num_parts"],
-            case["parts_per_batch"], case["device"])
+            case["parts_per_batch"], case["device"], case["threads"])
 
 
 def main() -> None:
@@ -108,10 +109,16 @@ def main() -> None:
     parser.add_argument("--parts-per-batch", type=int, default=1)
     parser.add_argument("--memory-limit-gib", type=float, default=22.0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of each case (default: $EAMP_NUM_THREADS, else every "
+                        "core)")
     parser.add_argument("--out", type=Path, default=Path("scale.jsonl"))
     parser.add_argument("--table", action="store_true",
                         help="write the table to results/perf/scale.csv and .md")
     args = parser.parse_args()
+    from eamp.runtime import thread_budget
+
+    args.threads = thread_budget(args.threads)
     table = []
     done = {}
     if args.out.exists():
@@ -126,7 +133,8 @@ def main() -> None:
         for mode in args.modes:
             case = {"nodes": nodes, "mode": mode, "depth": args.depth, "hidden": args.hidden,
                     "num_parts": args.num_parts, "parts_per_batch": args.parts_per_batch,
-                    "device": args.device, "memory_limit_gib": args.memory_limit_gib}
+                    "device": args.device, "threads": args.threads,
+                    "memory_limit_gib": args.memory_limit_gib}
             row = done.get(_key(case))
             if row is None:
                 run = subprocess.run([sys.executable, "-c", CHILD, json.dumps(case)],
@@ -163,7 +171,8 @@ def main() -> None:
                                                "entropy share", "METIS s", "edges cut"],
             table, notes=(f"cluster: {args.num_parts} METIS parts, {args.parts_per_batch} "
                           f"per batch; a case is stopped at {args.memory_limit_gib:g} GiB of "
-                          "address space; peak: the process's peak resident set.",))
+                          "address space; peak: the process's peak resident set.",),
+            threads=args.threads)
 
 
 if __name__ == "__main__":

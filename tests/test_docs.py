@@ -50,3 +50,36 @@ def test_the_citation_and_the_changelog_name_this_version():
 
     assert f'version: "{eamp.__version__}"' in (ROOT / "CITATION.cff").read_text()
     assert f"## [{eamp.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def _perf_module():  # benchmarks/ is a folder of scripts, not a package
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_perf", ROOT / "benchmarks" / "_perf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "results" / "perf").glob("*.md")))
+def test_each_speed_and_memory_table_is_what_its_csv_and_json_make(name):
+    """The pages include ``results/perf/<name>.md``: it is :func:`render` of the benchmark's
+    own ``.csv`` (numbers and machine) and ``.json`` (title, command, notes)."""
+    assert _perf_module().render(name) == (ROOT / "results" / "perf" / f"{name}.md").read_text()
+
+
+def test_a_speed_table_names_its_threads_in_words(tmp_path):
+    perf = _perf_module()
+    (tmp_path / "t.json").write_text('{"title": "T", "command": "python b.py", "about": "", '
+                                     '"unit": "ms", "notes": ["n"]}')
+    facts = ",".join(perf.FACTS)
+    (tmp_path / "t.csv").write_text(f"key,after,{facts}\nx,1.5,AMD EPYC,AVX2,1,2,2,0,3\n"
+                                    f"y,2,AMD EPYC,AVX2,1,2,2,0,3\n")
+    assert perf.render("t", tmp_path) == (
+        "**T**\n\n`python b.py`\n\nAMD EPYC (AVX2), 1 thread; torch 2, torch_geometric 2, "
+        "eamp 0, python 3; unit: ms.\n\n| key | after |\n|---|---|\n| x | 1.5 |\n| y | 2 |\n"
+        "\nn\n")
+    renamed = facts.replace("python", "py")
+    (tmp_path / "t.csv").write_text(f"key,after,{renamed}\nx,1,a,b,1,2,2,0,3\n")
+    with pytest.raises(ValueError, match="last columns"):
+        perf.render("t", tmp_path)

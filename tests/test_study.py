@@ -364,11 +364,16 @@ def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path
     assert calls == [("tune", 3), ("tune", 3), ("run", None), ("read", 2)]
 
 
-def test_the_committed_study_is_the_report_of_its_runs(data_root, tmp_path):
-    """``results/entropy-core`` (committed: the cells measured so far): its report and
-    tables are what ``eamp benchmark --suite entropy-core --report`` rebuilds from the
-    committed studies and runs, byte for byte. Only tracked files are copied: a working tree
-    may hold cells still training."""
+# the study suites whose runs are committed under results/<suite>
+COMMITTED_STUDIES = ("entropy-core",)
+
+
+@pytest.mark.parametrize("suite", COMMITTED_STUDIES)
+def test_the_committed_study_is_the_report_of_its_runs(suite, data_root, tmp_path):
+    """``results/<suite>`` (committed: the cells measured so far): its report and tables are
+    what ``eamp benchmark --suite <suite> --report`` rebuilds from the committed studies and
+    runs, byte for byte. Only tracked files are copied: a working tree may hold cells still
+    training."""
     import shutil
     import subprocess
     from pathlib import Path
@@ -376,20 +381,20 @@ def test_the_committed_study_is_the_report_of_its_runs(data_root, tmp_path):
     from eamp.experiments.study import run_study
 
     root = Path(__file__).resolve().parent.parent
-    committed = root / "results" / "entropy-core"
-    tracked = subprocess.run(["git", "-C", str(root), "ls-files", "results/entropy-core"],
+    committed = root / "results" / suite
+    tracked = subprocess.run(["git", "-C", str(root), "ls-files", f"results/{suite}"],
                              capture_output=True, text=True, check=False).stdout.split()
     files = ([root / f for f in tracked] if tracked
              else [p for p in committed.rglob("*") if p.is_file()])
     assert any(f.name == "result.json" for f in files), f"no committed runs in {committed}"
-    copy = tmp_path / "entropy-core"
+    copy = tmp_path / suite
     for f in files:
         relative = f.relative_to(committed)
         if relative.parts[0] in ("runs", "tune"):
             (copy / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, copy / relative)
-    run_study(BenchmarkConfig("entropy-core", data_dir=str(data_root), train=False), copy)
+    run_study(BenchmarkConfig(suite, data_dir=str(data_root), train=False), copy)
     for name in ("report.md", "study.csv", "layers.csv"):
         assert (copy / name).read_text() == (committed / name).read_text(), (
-            f"results/entropy-core/{name} is not the report of its runs: rebuild it with "
-            "`eamp benchmark --suite entropy-core --out results/entropy-core --report`")
+            f"results/{suite}/{name} is not the report of its runs: rebuild it with "
+            f"`eamp benchmark --suite {suite} --out results/{suite} --report`")
