@@ -71,7 +71,8 @@ STUDY_SUITES: dict[str, StudySuite] = {
     "entropy-core": StudySuite(_grid(_CORE, ("gcn", "gcnii")), trials=20,
                                proposals=(("cora", 64),)),
     # GCNII as its paper ran it (untuned) against entropic GCNII with the same settings and
-    # its entropy parameters tuned: the line to beat is the paper's 85.5 (Cora, 64 layers);
+    # its entropy parameters tuned: the line to beat is GCNII's 85.5 (Cora, 64 layers; Chen et
+    # al. 2020, Table 2);
     # a run takes 5-10 minutes on two CPU cores: a GPU job
     # (no ablation: the entropic model with lambda = 0 is the preset's backbone itself)
     "entropy-gcnii-paper": StudySuite((StudyCell("cora", 64, "gcnii"),
