@@ -365,7 +365,7 @@ def test_the_report_reads_the_store_after_this_invocation_tuned_and_ran(tmp_path
 
 
 # the study suites whose runs are committed under results/<suite>
-COMMITTED_STUDIES = ("entropy-core",)
+COMMITTED_STUDIES = ("entropy-core", "entropy-gcnii-paper")
 
 
 @pytest.mark.parametrize("suite", COMMITTED_STUDIES)
