@@ -175,6 +175,8 @@ def write_table(name: str, title: str, header: list[str], rows: list[list[str]],
 def render(name: str, folder: Path = RESULTS) -> str:
     """``<name>.md``: the table of ``<name>.csv`` under the title, command and notes of
     ``<name>.json``, with the machine the csv names."""
+    from eamp.experiments.report import markdown_table
+
     about = json.loads((folder / f"{name}.json").read_text())
     with open(folder / f"{name}.csv", newline="") as handle:
         header, *rows = list(csv.reader(handle))
@@ -184,9 +186,8 @@ def render(name: str, folder: Path = RESULTS) -> str:
     facts = dict(zip(FACTS, rows[0][-len(FACTS):], strict=True))
     said = "; ".join(filter(None, [_where(facts), about["about"],
                                    about["unit"] and f"unit: {about['unit']}"]))
-    lines = [f"**{about['title']}**", "", f"`{about['command']}`", "", f"{said}.", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(row[:len(columns)]) + " |" for row in rows]
+    table = markdown_table([dict(zip(columns, row, strict=False)) for row in rows], columns)
+    lines = [f"**{about['title']}**", "", f"`{about['command']}`", "", f"{said}.", "", table]
     lines += ["", *about["notes"]] if about["notes"] else []
     return "\n".join(lines) + "\n"
 
