@@ -83,7 +83,7 @@ def test_repr_and_reset():
     with torch.no_grad():
         layer.log_temperature.fill_(0.0)
     layer.reset_parameters()
-    assert float(layer.temperature) == pytest.approx(5.0)
+    assert layer.temperature.item() == pytest.approx(5.0)
 
 
 def test_detach_blocks_the_gradient_through_the_entropy_term():
