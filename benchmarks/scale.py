@@ -118,7 +118,10 @@ def main() -> None:
     args = parser.parse_args()
     from eamp.runtime import thread_budget
 
-    args.threads = thread_budget(args.threads)
+    try:
+        args.threads = thread_budget(args.threads)
+    except ValueError as error:
+        parser.error(str(error))
     table = []
     done = {}
     if args.out.exists():
